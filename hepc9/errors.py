@@ -1,0 +1,112 @@
+"""Exception and warning classes of hepc9.
+
+Every error that a user can cause (bad input files, bad configuration, impossible
+parameter values) is raised as a subclass of :class:`Hepc9Error`.  The command line
+catches exactly these, prints their message on one line and exits with status 1.
+Subclasses also inherit the natural builtin exception so that library users can catch
+``ValueError`` or ``KeyError`` as usual.
+
+Messages follow one rule: say what is wrong, with which value, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "ConfigError",
+    "DataError",
+    "DroppedRowsWarning",
+    "FitNotConvergedWarning",
+    "Hepc9Error",
+    "Hepc9Warning",
+    "MissingBranchError",
+    "OutputExistsError",
+    "SchemaError",
+    "ShapeError",
+]
+
+
+class Hepc9Error(Exception):
+    """Base class of every error hepc9 raises on purpose."""
+
+
+class ConfigError(Hepc9Error, ValueError):
+    """A configuration file, section, key or value is invalid."""
+
+
+class SchemaError(Hepc9Error, ValueError):
+    """A file does not follow the expected layout (format, version, metadata, trees)."""
+
+
+class ShapeError(Hepc9Error, ValueError):
+    """Arrays have incompatible or unexpected shapes."""
+
+
+class DataError(Hepc9Error, ValueError):
+    """Input data are unusable: empty, non-finite, out of range, wrong units."""
+
+
+class OutputExistsError(Hepc9Error, FileExistsError):
+    """An output path exists and overwriting was not requested."""
+
+
+class BackendError(Hepc9Error, RuntimeError):
+    """The requested Keras backend is unavailable or conflicts with a loaded one."""
+
+
+class MissingBranchError(Hepc9Error, KeyError):
+    """A tree or branch is missing from a ROOT file.
+
+    Parameters
+    ----------
+    name : str
+        The missing branch or tree name.
+    file : str
+        Path of the file that was searched.
+    tree : str or None
+        Tree that was searched, ``None`` when the missing object is a tree itself.
+    available : list of str
+        Names that do exist at that place.
+    kind : str
+        ``"branch"`` or ``"tree"``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        file: str,
+        tree: str | None = None,
+        available: list[str] | tuple[str, ...] = (),
+        kind: str = "branch",
+    ) -> None:
+        import difflib
+
+        self.name = name
+        self.file = str(file)
+        self.tree = tree
+        self.kind = kind
+        self.available = list(available)
+        self.close_matches = difflib.get_close_matches(name, self.available, n=3, cutoff=0.5)
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        where = f"tree '{self.tree}' of {self.file}" if self.tree else self.file
+        msg = f"{self.kind} '{self.name}' not found in {where}"
+        if self.close_matches:
+            msg += "; close matches: " + ", ".join(f"'{m}'" for m in self.close_matches)
+        elif self.available and self.kind == "tree":
+            msg += "; available: " + ", ".join(f"'{m}'" for m in self.available)
+        return msg
+
+
+class Hepc9Warning(UserWarning):
+    """Base class of hepc9 warnings."""
+
+
+class DroppedRowsWarning(Hepc9Warning):
+    """Rows with non-finite values were dropped from an input file."""
+
+
+class FitNotConvergedWarning(Hepc9Warning):
+    """A fit did not converge; its result carries ``valid=False``."""
