@@ -28,7 +28,7 @@ log = logging.getLogger("hepc9")
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line and exit with status 2."""
 
-    def error(self, message: str) -> Any:  # noqa: D102
+    def error(self, message: str) -> Any:
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -151,11 +151,150 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# generate, info, observables
+# --------------------------------------------------------------------------------------------
+
+
+def _add_generate(sub: Any) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="sample the 4D decay rate into a native ROOT file",
+        description="Sample d⁴Γ/(dq² dcosθℓ dcosθK dχ) of B0 → K*0(→K+π−)μ+μ− at one point of "
+        "real Wilson-coefficient shifts and write a native ROOT ntuple (tree 'events').",
+    )
+    p.add_argument("--events", type=_positive_int, help="number of events (default: config)")
+    p.add_argument("--seed", type=int, help="master seed (default: config)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE.root", help="output file")
+    _add_shift_options(p, defaults_none=True)
+    p.add_argument("--flavour", choices=["b0", "b0bar", "both"], help="B flavour(s)")
+    p.add_argument("--q2-min", type=_finite_float, metavar="GEV2", help="lower q² edge")
+    p.add_argument("--q2-max", type=_finite_float, metavar="GEV2", help="upper q² edge")
+    p.add_argument("--line-shape", choices=["narrow", "relbw"], help="m(Kπ) line shape")
+    p.add_argument("--four-vectors", action="store_true", default=None,
+                   help="also write Belle II lab-frame four-vectors")
+    p.add_argument("--threads", type=int, help="worker threads (0: all cores)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_generate)
+
+
+def _generate_overrides(args: argparse.Namespace) -> list[str]:
+    sets = []
+    if args.seed is not None:
+        if args.seed < 0:
+            raise _usage(f"--seed {args.seed} must be a non-negative integer")
+        sets.append(f"seed={args.seed}")
+    for name in ("events", "flavour", "q2_min", "q2_max", "line_shape", "threads", *_SHIFT_NAMES):
+        value = getattr(args, name, None)
+        if value is not None:
+            sets.append(f"generate.{name}={value!r}" if isinstance(value, str)
+                        else f"generate.{name}={value}")
+    if args.four_vectors:
+        sets.append("generate.four_vectors=true")
+    return [s.replace("'", '"') for s in sets]
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.generate import check_output_path, generate_file
+    from hepc9.pipeline.progress import progress_bar
+
+    cfg = _load_config(args, _generate_overrides(args))
+    check_output_path(args.output, overwrite=args.overwrite)
+    with progress_bar(cfg.generate.events, desc="generate", enabled=None if not args.quiet
+                      else False) as update:
+        summary = generate_file(cfg, args.output, overwrite=args.overwrite, progress=update)
+    if not args.quiet:
+        print(f"wrote {summary['events']} events to {summary['output']} "
+              f"({summary['events_per_second'] / 1e6:.2f} M events/s)")
+    return 0
+
+
+def _add_info(sub: Any) -> None:
+    p = sub.add_parser("info", help="metadata, entries and branch summary of a ROOT file")
+    p.add_argument("file", metavar="FILE.root")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from hepc9.rootio.native import file_summary
+
+    summary = file_summary(args.file)
+    if args.json:
+        _print_json(summary)
+        return 0
+    meta = summary.get("meta", {})
+    print(f"{args.file}: {summary.get('entries')} entries")
+    for key in sorted(meta):
+        print(f"  {key:>16s}: {meta[key]}")
+    print(f"  {'branch':>16s}  {'dtype':>8s} {'min':>12s} {'max':>12s} {'mean':>12s}")
+    for name, b in summary.get("branches", {}).items():
+        stats = f"{b['min']:12.6g} {b['max']:12.6g} {b['mean']:12.6g}"
+        print(f"  {name:>16s}  {b['dtype']:>8s} {stats}")
+    return 0
+
+
+def _bins(text: str) -> list[tuple[float, float]]:
+    out = []
+    for part in text.split(";"):
+        if part.strip():
+            out.append(_q2_range(part.strip()))
+    if not out:
+        raise argparse.ArgumentTypeError("no bins given; use e.g. '1.1,2.5;2.5,4;4,6'")
+    return out
+
+
+def _add_observables(sub: Any) -> None:
+    p = sub.add_parser("observables", help="binned predictions of the model (F_L, A_FB, S_i, P5′)")
+    _add_shift_options(p)
+    p.add_argument("--bins", type=_bins, metavar="LO,HI;LO,HI...",
+                   help="q² bins in GeV² (default: 1.1–2.5, 2.5–4, 4–6, 1.1–6, 15–19)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_observables)
+
+
+def _cmd_observables(args: argparse.Namespace) -> int:
+    from hepc9.physics.constants import WilsonShifts, model_constants
+    from hepc9.physics.observables import STANDARD_BINS, afb_zero_crossing, binned_observables
+
+    cfg = _load_config(args)
+    constants = model_constants(cfg.physics.constants)
+    shifts = WilsonShifts(**{n: getattr(args, n) for n in _SHIFT_NAMES})
+    rows = binned_observables(args.bins or STANDARD_BINS, shifts=shifts, constants=constants)
+    try:
+        zero = afb_zero_crossing(shifts=shifts, constants=constants)
+    except Hepc9Error:
+        zero = None
+    if args.json:
+        _print_json({"shifts": shifts.to_dict(), "bins": rows, "afb_zero_crossing": zero})
+        return 0
+    cols = ["dB_dq2", "FL", "AFB", "S3", "S4", "S5", "S7", "S8", "S9", "P5p"]
+    print("shifts: " + ", ".join(f"{k}={v:g}" for k, v in shifts.to_dict().items()))
+    print(f"{'q2 bin':>13s} " + " ".join(f"{c:>9s}" for c in cols))
+    for r in rows:
+        label = f"[{r['q2_min']:g}, {r['q2_max']:g}]"
+        vals = " ".join(f"{r[c]:9.3e}" if c == "dB_dq2" else f"{r[c]:+9.4f}" for c in cols)
+        print(f"{label:>13s} {vals}")
+    if zero is not None:
+        print(f"A_FB zero crossing: q0² = {zero:.3f} GeV²")
+    return 0
+
+
+def _usage(message: str) -> SystemExit:
+    print(f"hepc9: error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+# --------------------------------------------------------------------------------------------
 # registry and main
 # --------------------------------------------------------------------------------------------
 
 _COMMANDS: list[Callable[[Any], None]] = [
     _add_config,
+    _add_generate,
+    _add_info,
+    _add_observables,
 ]
 
 
@@ -218,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("default", category=UserWarning)
     try:
         return int(args.func(args))
+    except SystemExit as exc:  # usage errors found after parsing
+        return int(exc.code or 0)
     except Hepc9Error as err:
         if args.debug:
             raise

@@ -93,14 +93,28 @@ class GenerateConfig:
 class IngestConfig:
     """Reading foreign ntuples (formats.md §3)."""
 
+    #: Input layout; ``auto`` detects native, basf2 and EvtGen ``ntp`` files (flat needs ``columns``).
     layout: Literal["auto", "native", "basf2", "evtgen", "flat"] = "auto"
+    #: Tree to read; ``None`` picks the layout's default (``det`` then ``gen``, ``ntp``, ``events``).
     tree: str | None = None
+    #: One candidate per event: ``best`` (smallest tfRedChiSqB0, else |ΔE|), ``first``
+    #: (``__candidate__ == 0``), ``random`` (seeded) or ``all`` (keep every candidate).
     candidate: Literal["best", "first", "random", "all"] = "best"
+    #: Rows with NaN/inf in a required column: ``drop`` them (one warning) or ``fail``.
     on_nonfinite: Literal["drop", "fail"] = "drop"
+    #: Unit of the stored momenta, energies, Mbc and ΔE; MeV values are divided by 1000.
     energy_unit: Literal["GeV", "MeV"] = "GeV"
+    #: Flavour rule of flat tables ``{column = "B_ID", kind = "pdg" | "sign"}`` or ``{value = 1}``;
+    #: for EvtGen ``ntp`` files ``{value = -1}`` states an anti-B0 parent (default +1).
     flavour: dict[str, Any] = field(default_factory=dict)
+    #: Flat tables: native name → branch (four-vectors ``k_e``…``mum_pz``, optional ``*_true``,
+    #: ``weight``, ``mbc``, ``delta_e``, ``is_signal``, ``experiment``, ``run``, ``event``, ``rank``).
     columns: dict[str, str] = field(default_factory=dict)
+    #: Entries read per chunk (bounds the memory of ``convert`` on large files).
     step_size: int = 1_000_000
+    #: EvtGen ``ntp`` only: whether the generator ran with ``-v`` (charmonium q² vetoes);
+    #: recorded in the metadata, ``None`` when unknown.
+    ntp_q2_veto: bool | None = None
 
 
 @_section
@@ -141,14 +155,72 @@ class DatasetsConfig:
 class ModelConfig:
     """Neural network architecture (see :mod:`hepc9.models`)."""
 
+    #: Registry name of the builder: ``resnet3d``, ``deepsets`` or ``event``.
     name: str = "resnet3d"
+    #: ResNet depth: 10, 18 or 34 (basic blocks 1/1/1/1, 2/2/2/2, 3/4/6/3; papers/002 uses 34).
+    depth: int = 34
+    #: Width multiplier of every convolution (1.0 = 64/128/256/512 filters as in papers/002).
+    width: float = 1.0
+    #: Stem convolution: filters before the width multiplier, kernel size and stride (papers/002).
+    stem_filters: int = 64
+    stem_kernel: int = 7
+    stem_stride: int = 2
+    #: Max pooling after the stem: pool size and stride; 0 disables it (papers/002: 3 and 2).
+    stem_pool: int = 3
+    stem_pool_stride: int = 2
+    #: Units of the dense layer after global average pooling (papers/002: 1000).
+    dense_units: int = 1000
+    #: Dropout rate after the dense layer (papers/002: 0.5).
+    dropout: float = 0.5
+    #: Deep Sets: hidden widths of the per-event network φ and of the set network ρ (papers/003: 32).
+    phi_units: tuple[int, ...] = (32, 32)
+    rho_units: tuple[int, ...] = (32, 32)
+    #: Deep Sets: rows whose features are all exactly ``0`` are padding, left out of the mean.
+    mask_padding: bool = False
+    #: Event classifier: hidden widths of the per-event network (papers/003: 4 → 32 → 32 → grid).
+    event_units: tuple[int, ...] = (32, 32)
 
 
 @_section
 class TrainConfig:
     """Training (see :mod:`hepc9.train`)."""
 
+    #: Keras backend: ``auto`` (``KERAS_BACKEND``, else TensorFlow), ``tensorflow``, ``jax``, ``torch``.
     backend: str = "auto"
+    #: Optimiser and its learning rate (papers/002: SGD; Keras' default SGD rate 0.01).
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    learning_rate: float = 0.01
+    #: SGD momentum (papers/002: plain SGD, 0).
+    momentum: float = 0.0
+    #: Regression loss: mean absolute (papers/002) or mean squared error; the event
+    #: classifier always uses the cross-entropy over the label grid.
+    loss: Literal["mae", "mse"] = "mae"
+    #: Items per batch (papers/002: 128).
+    batch_size: int = 128
+    #: Maximum number of epochs (papers/002: 1000).
+    epochs: int = 1000
+    #: Learning rate times ``reduce_lr_factor`` after ``reduce_lr_patience`` epochs without
+    #: validation improvement, down to ``min_lr`` (papers/002: 0.2, 5, 1e-6).
+    reduce_lr_factor: float = 0.2
+    reduce_lr_patience: int = 5
+    min_lr: float = 1e-6
+    #: Stop after this many epochs without validation improvement, keeping the best weights
+    #: (papers/002: 20).
+    early_stopping_patience: int = 20
+    restore_best_weights: bool = True
+    #: Fraction of a stored dataset kept for validation when it has no validation split.
+    validation_fraction: float = 0.2
+    #: Train on standardised labels (δC9 − mean) / std; the constants travel with the model.
+    standardize_labels: bool = True
+    #: Mixed float16 compute (GPU only; weights and the output stay float32).
+    mixed_precision: bool = False
+    #: Shuffle the training items every epoch (seeded by the run seed and the epoch number).
+    shuffle: bool = True
+    #: Streamed training: batches per epoch and validation batches drawn fresh from the sampler.
+    steps_per_epoch: int = 100
+    validation_steps: int = 20
+    #: Ensemble member index; selects the member's random stream (weights, shuffling).
+    member: int = 0
 
 
 @_section
@@ -300,7 +372,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{where} = {value!r} must have {len(args)} elements")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+        pairs = enumerate(zip(value, args, strict=True))
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in pairs)
     if origin is list:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where} = {value!r} must be an array")
