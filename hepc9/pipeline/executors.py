@@ -1,0 +1,131 @@
+"""Pluggable executors for independent, seeded chunks of work.
+
+A stage cuts its work into chunks whose results depend only on their own spawn key, so the
+executor decides *where* a chunk runs, never *what* it computes: the serial, local-process and
+dask executors give bit-identical results.
+
+- ``serial``: in this process (tests, debugging).
+- ``processes``: :class:`concurrent.futures.ProcessPoolExecutor` with ``workers`` processes
+  (0: one per core), each limited to ``cores // workers`` numba threads.
+- ``dask``: ``distributed.Client(scheduler_address).get_executor()``; a Slurm cluster is
+  started with ``dask_jobqueue.SLURMCluster`` and its scheduler address put in
+  ``[scale] scheduler_address``.  ``scheduler_address = "local"`` starts a
+  ``distributed.LocalCluster`` for the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from hepc9.config import ScaleConfig
+from hepc9.errors import ConfigError
+
+__all__ = ["SerialExecutor", "make_executor", "map_chunks"]
+
+T = TypeVar("T")
+
+
+class SerialExecutor(Executor):
+    """Run submitted calls immediately in the calling process."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:  # noqa: D102
+        fut: Future[T] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # the caller sees the exception via fut.result()
+            fut.set_exception(exc)
+        return fut
+
+
+def _limit_threads(n: int) -> None:
+    os.environ["NUMBA_NUM_THREADS"] = str(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    with contextlib.suppress(Exception):
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+@contextlib.contextmanager
+def make_executor(scale: ScaleConfig) -> Iterator[Executor]:
+    """Yield the executor described by the ``[scale]`` section.
+
+    Parameters
+    ----------
+    scale : ScaleConfig
+        ``executor`` (serial | processes | dask), ``workers``, ``scheduler_address``.
+
+    Yields
+    ------
+    concurrent.futures.Executor
+    """
+    cores = os.cpu_count() or 1
+    if scale.executor == "serial":
+        yield SerialExecutor()
+        return
+    if scale.executor == "processes":
+        workers = scale.workers or cores
+        per = max(1, cores // workers)
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # no fork of numba/TF thread pools
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_limit_threads,
+                                 initargs=(per,)) as ex:
+            yield ex
+        return
+    if scale.executor == "dask":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as err:  # pragma: no cover - distributed is a dependency
+            raise ConfigError("[scale] executor = 'dask' needs the 'distributed' package") from err
+        address = scale.scheduler_address
+        if not address:
+            raise ConfigError("[scale] executor = 'dask' needs scheduler_address "
+                              "(a 'tcp://host:port' address, or 'local' for a LocalCluster)")
+        if address == "local":
+            workers = scale.workers or cores
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                yield client.get_executor()
+            return
+        with Client(address) as client:
+            yield client.get_executor()
+        return
+    raise ConfigError(
+        f"[scale] executor = {scale.executor!r} is not one of serial, processes, dask"
+    )
+
+
+def map_chunks(
+    fn: Callable[[Any], T], specs: Sequence[Any], executor: Executor,
+    *, progress: Callable[[int], None] | None = None,
+) -> list[T]:
+    """Apply ``fn`` to every chunk spec on ``executor``; results in the order of ``specs``.
+
+    Parameters
+    ----------
+    fn : callable
+        Picklable top-level function of one chunk spec.
+    specs : sequence
+        Picklable chunk specifications (each carries its own spawn key).
+    executor : concurrent.futures.Executor
+        Where to run.
+    progress : callable, optional
+        Called with the number of finished chunks.
+
+    Returns
+    -------
+    list
+        ``[fn(spec) for spec in specs]``.
+    """
+    futures = [executor.submit(fn, spec) for spec in specs]
+    out = []
+    for i, fut in enumerate(futures):
+        out.append(fut.result())
+        if progress is not None:
+            progress(i + 1)
+    return out
