@@ -119,9 +119,45 @@ class IngestConfig:
 
 @_section
 class DetectorConfig:
-    """Fast Belle II-like detector response (see :mod:`hepc9.detector`)."""
+    """Fast Belle II-like detector response (see :mod:`hepc9.detector`).
+
+    Acceptance and thresholds act on the true lab momenta, efficiencies are drawn per track,
+    then every track is smeared in transverse momentum and direction.  The resolution is
+    σ(pT)/pT = a·pT ⊕ b/β (Belle II TDR form, arXiv:1011.0352) and σ(θ) = σ(φ) = c ⊕ d/(pβ).
+    """
 
     enabled: bool = False
+    #: Polar-angle acceptance of every track in degrees (Belle II CDC: 17°–150°).
+    theta_min_deg: float = 17.0
+    theta_max_deg: float = 150.0
+    #: Minimum transverse momentum of every track in GeV (softer tracks curl in the CDC).
+    pt_min: float = 0.05
+    #: Minimum momentum in GeV of each muon, kaon and pion (muons: reference analysis, p > 0.6).
+    p_min_muon: float = 0.6
+    p_min_kaon: float = 0.0
+    p_min_pion: float = 0.0
+    #: σ(pT)/pT = a·pT ⊕ b/β: a in GeV⁻¹ (curvature term), b (multiple scattering).
+    pt_resolution_a: float = 0.001
+    pt_resolution_b: float = 0.003
+    #: σ(θ) = σ(φ) = c ⊕ d/(pβ): c in rad, d in rad·GeV.
+    angle_resolution_c: float = 0.0005
+    angle_resolution_d: float = 0.0015
+    #: Muon identification efficiency per muon: plateau × logistic turn-on in p (KLM reach,
+    #: half-way point and width in GeV; width 0 is a sharp step); the endcap factor applies
+    #: outside the KLM barrel (45°–125°).
+    muon_id_plateau: float = 0.92
+    muon_id_p_half: float = 0.75
+    muon_id_p_width: float = 0.08
+    muon_id_endcap_factor: float = 0.95
+    #: Kaon identification efficiency: plateau − slope·p (GeV⁻¹), clipped to [0, 1].
+    kaon_id_plateau: float = 0.90
+    kaon_id_slope: float = 0.02
+    #: Gaussian spread σ(E*_beam) in GeV entering Mbc and ΔE; ``None`` takes the beam's own.
+    beam_energy_spread: float | None = None
+    #: Events per independently seeded chunk of the detector simulation.
+    chunk_size: int = 1_000_000
+    #: Bins per variable of the efficiency tables (q², cos θℓ, cos θK, χ).
+    efficiency_bins: int = 10
 
 
 @_section
@@ -131,24 +167,97 @@ class BackgroundConfig:
     enabled: bool = False
     #: Background fraction in the signal region.
     fraction: float = 0.44
+    #: ARGUS curvature c < 0 of the Mbc shape (RooArgusBG; endpoint E*_beam, physics.md §8).
+    argus_c: float = -20.0
+    #: Lower Mbc edge (GeV) of the region in which background is generated.
+    mbc_min: float = 5.20
+    #: ΔE range (GeV) in which background is generated and its linear slope (GeV⁻¹):
+    #: density ∝ 1 + slope·ΔE.
+    delta_e_range: tuple[float, float] = (-0.20, 0.20)
+    delta_e_slope: float = -2.0
+    #: m(Kπ) range (GeV) of the background and its linear slope (GeV⁻¹) about the centre.
+    mkpi_range: tuple[float, float] = (0.792, 0.992)
+    mkpi_slope: float = 0.0
+    #: Legendre coefficients c1, c2, ... of the densities 1 + Σ c_n P_n(x); q² is mapped
+    #: linearly from [4m_μ², (m_B − m_K*)²] to x ∈ [−1, 1].  cos θK leans to +1 (soft pion).
+    q2_legendre: tuple[float, ...] = (-0.3,)
+    costheta_l_legendre: tuple[float, ...] = (0.0, -0.2)
+    costheta_k_legendre: tuple[float, ...] = (0.5, 0.2)
+    #: Coefficients a1, a2, ... of the χ density 1 + Σ a_n cos(nχ) (flat-ish).
+    chi_cosines: tuple[float, ...] = (0.0, 0.05)
 
 
 @_section
 class SelectionConfig:
-    """Signal region and Mbc sideband (physics.md §8)."""
+    """Signal region and Mbc sideband (physics.md §8).
 
+    Mbc and ΔE windows are open intervals (``5.27 < Mbc``, ``|ΔE| < 0.05``,
+    ``5.20 < Mbc < 5.26``); the K* window is closed (``|m(Kπ) − 0.892| ≤ 0.10``).
+    """
+
+    #: Signal region: Mbc > mbc_signal_min (GeV).
     mbc_signal_min: float = 5.27
+    #: Signal region and sideband: |ΔE| < delta_e_max (GeV).
     delta_e_max: float = 0.05
+    #: Mbc sideband (low, high) in GeV, same ΔE window as the signal region.
     mbc_sideband: tuple[float, float] = (5.20, 5.26)
+    #: K* window: |m(Kπ) − mkpi_centre| ≤ mkpi_window (GeV).
     mkpi_window: float = 0.10
     mkpi_centre: float = 0.892
 
 
 @_section
 class DatasetsConfig:
-    """Images and event sets (see :mod:`hepc9.datasets`)."""
+    """Images and event sets (see :mod:`hepc9.datasets`, formats.md §5, physics.md §10)."""
 
+    #: What to build: quasi-images ``(N, X, Y, Z, C)`` or event sets ``(N, n, F)``.
+    kind: Literal["images", "sets"] = "images"
+    #: Voxels along (cos θℓ, cos θK, χ).
     bins: tuple[int, int, int] = (50, 50, 50)
+    #: Axis ranges; cosines are closed intervals, χ over [0, 2π] is periodic (wraps).
+    costheta_l_range: tuple[float, float] = (-1.0, 1.0)
+    costheta_k_range: tuple[float, float] = (-1.0, 1.0)
+    chi_range: tuple[float, float] = (0.0, 6.283185307179586)
+    #: Image channels, in order: ``q2_mean count occupancy q2_std background
+    #: background_q2_mean`` (see :mod:`hepc9.datasets.voxelize`).
+    channels: tuple[str, ...] = ("q2_mean", "count")
+    #: Separate signal channels for B0 and B̄0 instead of pooling them (angles are already in
+    #: the conjugate convention, so pooling is correct).
+    flavour_channels: bool = False
+    #: q² normalisation fixed once: ``q2max`` (q²/q²_max of physics.md §1.2) or ``standard``
+    #: ((q² − mean)/std of a reference sample with its own random stream).
+    q2_normalisation: Literal["q2max", "standard"] = "q2max"
+    #: Value of mean/std channels in empty voxels (0 lies below every q²/q²_max value).
+    empty_value: float = 0.0
+    #: On-disk feature dtype.
+    dtype: Literal["float16", "float32"] = "float16"
+    #: Label grid: ``paper22`` (round(linspace(−2.0, 1.1, 22), 2); the paper's exact values are
+    #: not published), ``lee44`` (round(linspace(−2.0, 1.1, 43), 2) plus 0.0) or ``custom``.
+    grid: Literal["paper22", "lee44", "custom"] = "paper22"
+    #: δC9 values of the ``custom`` grid.
+    labels: tuple[float, ...] = ()
+    #: Add the midpoints between neighbouring grid values to the test split (paper: test
+    #: images at values between the training points).
+    test_midpoints: bool = True
+    #: Further δC9 values of the test split only.
+    test_extra_labels: tuple[float, ...] = (0.0,)
+    #: Events per image or per set (paper: ≈ 2.4×10⁴).
+    events_per_image: int = 24_000
+    #: Images (or sets) per label in each split (paper: 2640 / 720 / 900).
+    train_per_label: int = 2640
+    validation_per_label: int = 720
+    test_per_label: int = 900
+    #: Images per chunk file; fixes the random streams (spawn key (label, chunk)).
+    items_per_chunk: int = 64
+    #: Events of the reference sample (``standard`` normalisation, set statistics).
+    reference_events: int = 1_000_000
+    #: δC9 of the reference sample (label-independent by construction).
+    reference_dc9: float = 0.0
+    #: Per-event features of event sets: ``q2 costheta_l costheta_k chi cos_chi sin_chi mkpi
+    #: flavour``; each standardised with the reference statistics (flavour is kept as ±1).
+    set_features: tuple[str, ...] = ("q2", "costheta_l", "costheta_k", "cos_chi", "sin_chi")
+    #: Worker threads of the numba voxeliser; 0 means all cores numba sees.
+    threads: int = 0
 
 
 @_section
@@ -172,12 +281,12 @@ class ModelConfig:
     dense_units: int = 1000
     #: Dropout rate after the dense layer (papers/002: 0.5).
     dropout: float = 0.5
-    #: Deep Sets: hidden widths of the per-event network φ and of the set network ρ (papers/003: 32).
+    #: Deep Sets: hidden widths of the per-event network φ and the set network ρ (papers/003).
     phi_units: tuple[int, ...] = (32, 32)
     rho_units: tuple[int, ...] = (32, 32)
     #: Deep Sets: rows whose features are all exactly ``0`` are padding, left out of the mean.
     mask_padding: bool = False
-    #: Event classifier: hidden widths of the per-event network (papers/003: 4 → 32 → 32 → grid).
+    #: Event classifier: hidden widths of the per-event network (papers/003: 4 → 32 → 32 → K).
     event_units: tuple[int, ...] = (32, 32)
 
 
@@ -185,7 +294,8 @@ class ModelConfig:
 class TrainConfig:
     """Training (see :mod:`hepc9.train`)."""
 
-    #: Keras backend: ``auto`` (``KERAS_BACKEND``, else TensorFlow), ``tensorflow``, ``jax``, ``torch``.
+    #: Keras backend: ``auto`` (``KERAS_BACKEND``, else TensorFlow), ``tensorflow``, ``jax``
+    #: or ``torch``.
     backend: str = "auto"
     #: Optimiser and its learning rate (papers/002: SGD; Keras' default SGD rate 0.01).
     optimizer: Literal["sgd", "adam"] = "sgd"
@@ -232,9 +342,30 @@ class FitConfig:
 
 @_section
 class EvaluateConfig:
-    """Evaluation ensembles (see :mod:`hepc9.evaluate`)."""
+    """Evaluation ensembles of independent pseudo-experiments (see :mod:`hepc9.evaluate`)."""
 
-    quantiles: tuple[float, float] = (0.16, 0.84)
+    #: Estimators to train and evaluate: ``fit`` (unbinned likelihood), ``resnet3d``,
+    #: ``deepsets``, ``event`` (event-by-event classifier).
+    methods: tuple[str, ...] = ("fit", "resnet3d", "deepsets", "event")
+    #: True δC9 values of the pseudo-experiments; empty means the dataset's test labels.
+    truths: tuple[float, ...] = ()
+    #: True values of the comparison table (papers/003: the new-physics point −0.82).
+    comparison_truths: tuple[float, ...] = (0.0, -0.82)
+    #: Events per pseudo-experiment (the first is the main one; all enter σ versus N).
+    events_per_set: tuple[int, ...] = (24_000, 8_000)
+    #: Independent pseudo-experiments per true value (papers/002: 900).
+    sets_per_truth: int = 900
+    #: Levels to evaluate: ``gen`` and, with [detector] enabled, ``det`` (detector response,
+    #: background mixed at [background] fraction, signal region).
+    levels: tuple[str, ...] = ("gen",)
+    #: Model events for the Fisher information (Cramér–Rao bound) Monte Carlo.
+    crb_events: int = 400_000
+    #: Events of the SM and BSM samples drawn in the distributions figure.
+    distribution_events: int = 200_000
+    #: δC9 of the BSM sample of the distributions figure.
+    bsm_dc9: float = -0.82
+    #: Run MINOS for every fit of the ensembles (coverage of the likelihood intervals).
+    minos: bool = True
 
 
 @_section
@@ -437,6 +568,93 @@ def _validate(cfg: Config, origin: str) -> None:
 #: Extra validation hooks ``hook(cfg, origin)`` registered by sections with richer rules.
 _VALIDATORS: list[Any] = []
 
+_METHODS = ("fit", "resnet3d", "deepsets", "event")
+
+
+def _validate_evaluate(cfg: Config, origin: str) -> None:
+    e = cfg.evaluate
+    for m in e.methods:
+        if m not in _METHODS:
+            close = difflib.get_close_matches(m, _METHODS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"[evaluate] methods in {origin}: unknown method '{m}'{hint} "
+                              f"(known: {', '.join(_METHODS)})")
+    for level in e.levels:
+        if level not in ("gen", "det"):
+            raise ConfigError(f"[evaluate] levels in {origin}: '{level}' is not 'gen' or 'det'")
+    if "det" in e.levels and not cfg.detector.enabled:
+        raise ConfigError(f"[evaluate] levels in {origin} includes 'det' but [detector] "
+                          "enabled = false; enable the detector or drop the 'det' level")
+    if not e.events_per_set or any(n <= 0 for n in e.events_per_set):
+        raise ConfigError(f"[evaluate] events_per_set = {list(e.events_per_set)} in {origin} "
+                          "must be positive integers")
+    if e.sets_per_truth < 2:
+        raise ConfigError(f"[evaluate] sets_per_truth = {e.sets_per_truth} in {origin} must be "
+                          ">= 2 (spreads need several pseudo-experiments)")
+    for name in ("crb_events", "distribution_events"):
+        if getattr(e, name) <= 0:
+            raise ConfigError(f"[evaluate] {name} in {origin} must be positive")
+
+
+_VALIDATORS.append(_validate_evaluate)
+
+
+#: Image channels known to :mod:`hepc9.datasets.voxelize` and set features of
+#: :mod:`hepc9.datasets.sets` (kept here so that a typo fails before any work).
+DATASET_CHANNELS = ("q2_mean", "count", "occupancy", "q2_std", "background", "background_q2_mean")
+SET_FEATURES = ("q2", "costheta_l", "costheta_k", "chi", "cos_chi", "sin_chi", "mkpi", "flavour")
+
+
+def _check_names(values: tuple[str, ...], allowed: tuple[str, ...], where: str) -> None:
+    if not values:
+        raise ConfigError(f"{where} is empty; choose from {', '.join(allowed)}")
+    for v in values:
+        if v not in allowed:
+            close = difflib.get_close_matches(v, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{where}: unknown name '{v}'{hint} (known: {', '.join(allowed)})")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{where} = {list(values)} lists a name twice")
+
+
+def _validate_datasets(cfg: Config, origin: str) -> None:
+    """Check the ``[datasets]`` values that the types alone do not constrain."""
+    d = cfg.datasets
+    if any(b <= 0 for b in d.bins):
+        raise ConfigError(f"[datasets] bins = {list(d.bins)} in {origin} must be positive")
+    for name in ("costheta_l_range", "costheta_k_range", "chi_range"):
+        lo, hi = getattr(d, name)
+        if not lo < hi:
+            raise ConfigError(
+                f"[datasets] {name} = [{lo}, {hi}] in {origin}: low must be below high"
+            )
+    _check_names(d.channels, DATASET_CHANNELS, f"[datasets] channels in {origin}")
+    if d.channels[0] not in ("q2_mean",) and "q2_mean" in d.channels:
+        raise ConfigError(f"[datasets] channels in {origin}: 'q2_mean' must be channel 0")
+    _check_names(d.set_features, SET_FEATURES, f"[datasets] set_features in {origin}")
+    if d.grid == "custom" and not d.labels:
+        raise ConfigError(
+            f"[datasets] grid = 'custom' in {origin} needs labels = [...] (δC9 values)"
+        )
+    if d.grid != "custom" and d.labels:
+        raise ConfigError(
+            f"[datasets] labels in {origin} are only used with grid = 'custom' (grid = '{d.grid}')"
+        )
+    if len(set(d.labels)) != len(d.labels):
+        raise ConfigError(f"[datasets] labels = {list(d.labels)} in {origin} repeat a value")
+    for name in ("events_per_image", "items_per_chunk", "reference_events"):
+        if getattr(d, name) <= 0:
+            value = getattr(d, name)
+            raise ConfigError(f"[datasets] {name} = {value} in {origin} must be positive")
+    for name in ("train_per_label", "validation_per_label", "test_per_label"):
+        if getattr(d, name) < 0:
+            raise ConfigError(f"[datasets] {name} = {getattr(d, name)} in {origin} must be >= 0")
+    if d.threads < 0:
+        raise ConfigError(f"[datasets] threads = {d.threads} in {origin} must be >= 0")
+
+
+_VALIDATORS.append(_validate_datasets)
+
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse one ``section.key=value`` override; the value is read as TOML.
@@ -523,3 +741,201 @@ def load_config(
     cfg = _build(Config, raw, None, origin)
     _validate(cfg, origin)
     return cfg
+
+
+def _validate_ingest(cfg: Config, origin: str) -> None:
+    """Check the ``[ingest]`` values that the types alone do not constrain."""
+    ing = cfg.ingest
+    if ing.step_size <= 0:
+        raise ConfigError(f"[ingest] step_size = {ing.step_size} in {origin} must be positive")
+    spec = ing.flavour
+    if not spec:
+        return
+    keys = set(spec)
+    if keys == {"value"}:
+        if spec["value"] not in (1, -1) or isinstance(spec["value"], bool):
+            raise ConfigError(
+                f"[ingest] flavour.value = {spec['value']!r} in {origin} must be 1 (B0) or -1 (anti-B0)"
+            )
+        return
+    if keys == {"column", "kind"}:
+        if not isinstance(spec["column"], str) or not spec["column"]:
+            raise ConfigError(f"[ingest] flavour.column in {origin} must be a branch name")
+        if spec["kind"] not in ("pdg", "sign"):
+            raise ConfigError(
+                f"[ingest] flavour.kind = {spec['kind']!r} in {origin} must be 'pdg' or 'sign'"
+            )
+        return
+    raise ConfigError(
+        f"[ingest] flavour = {spec!r} in {origin} must be {{column = \"NAME\", kind = \"pdg\"}}, "
+        f"{{column = \"NAME\", kind = \"sign\"}} or {{value = 1}}"
+    )
+
+
+_VALIDATORS.append(_validate_ingest)
+
+
+def _validate_model_train(cfg: Config, origin: str) -> None:
+    """Check the ``[model]`` and ``[train]`` values that the types alone do not restrict."""
+    m, t = cfg.model, cfg.train
+    if m.depth not in (10, 18, 34):
+        raise ConfigError(f"[model] depth = {m.depth} in {origin} must be 10, 18 or 34")
+    if not m.width > 0.0:
+        raise ConfigError(f"[model] width = {m.width} in {origin} must be positive")
+    for key in ("stem_filters", "stem_kernel", "stem_stride", "dense_units"):
+        if getattr(m, key) <= 0:
+            raise ConfigError(f"[model] {key} = {getattr(m, key)} in {origin} must be positive")
+    if m.stem_pool < 0 or m.stem_pool_stride <= 0:
+        raise ConfigError(
+            f"[model] stem_pool = {m.stem_pool} must be >= 0 and stem_pool_stride = "
+            f"{m.stem_pool_stride} positive in {origin}"
+        )
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError(f"[model] dropout = {m.dropout} in {origin} must be in [0, 1)")
+    for key in ("phi_units", "rho_units", "event_units"):
+        if any(u <= 0 for u in getattr(m, key)):
+            raise ConfigError(
+                f"[model] {key} = {list(getattr(m, key))} in {origin} must be positive"
+            )
+    if t.backend not in ("auto", "tensorflow", "jax", "torch"):
+        raise ConfigError(
+            f"[train] backend = {t.backend!r} in {origin} must be 'auto', 'tensorflow', 'jax' "
+            "or 'torch'"
+        )
+    for key in ("learning_rate", "min_lr", "batch_size", "epochs", "steps_per_epoch",
+                "validation_steps"):
+        if not getattr(t, key) > 0:
+            raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be positive")
+    if not 0.0 < t.reduce_lr_factor < 1.0:
+        raise ConfigError(
+            f"[train] reduce_lr_factor = {t.reduce_lr_factor} in {origin} must be in (0, 1)"
+        )
+    for key in ("reduce_lr_patience", "early_stopping_patience", "member"):
+        if getattr(t, key) < 0:
+            raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be >= 0")
+    if not 0.0 <= t.momentum < 1.0:
+        raise ConfigError(f"[train] momentum = {t.momentum} in {origin} must be in [0, 1)")
+    if not 0.0 < t.validation_fraction < 1.0:
+        raise ConfigError(
+            f"[train] validation_fraction = {t.validation_fraction} in {origin} must be in (0, 1)"
+        )
+
+
+_VALIDATORS.append(_validate_model_train)
+
+
+def _series_minimum(coefficients: tuple[float, ...], kind: str, points: int = 2001) -> float:
+    """Smallest value on a dense grid of ``1 + Σ c_n P_n(x)`` (x ∈ [−1, 1]) or ``1 + Σ a_n cos nχ``."""
+    lowest = math.inf
+    for i in range(points):
+        if kind == "legendre":
+            x = -1.0 + 2.0 * i / (points - 1)
+            p_prev, p_cur, total = 1.0, x, 1.0
+            for n, c in enumerate(coefficients, start=1):
+                if n > 1:
+                    p_prev, p_cur = p_cur, ((2 * n - 1) * x * p_cur - (n - 1) * p_prev) / n
+                total += c * p_cur
+        else:
+            chi = 2.0 * math.pi * i / (points - 1)
+            total = 1.0 + sum(a * math.cos(n * chi) for n, a in enumerate(coefficients, start=1))
+        lowest = min(lowest, total)
+    return lowest
+
+
+def _validate_detector_background_selection(cfg: Config, origin: str) -> None:
+    """Check the ``[detector]``, ``[background]`` and ``[selection]`` values."""
+    d, b, s = cfg.detector, cfg.background, cfg.selection
+    if not 0.0 <= d.theta_min_deg < d.theta_max_deg <= 180.0:
+        raise ConfigError(
+            f"[detector] theta_min_deg = {d.theta_min_deg}, theta_max_deg = {d.theta_max_deg} in "
+            f"{origin} must satisfy 0 <= theta_min_deg < theta_max_deg <= 180"
+        )
+    for key in ("pt_min", "p_min_muon", "p_min_kaon", "p_min_pion", "pt_resolution_a",
+                "pt_resolution_b", "angle_resolution_c", "angle_resolution_d", "muon_id_p_half",
+                "kaon_id_slope"):
+        if getattr(d, key) < 0.0:
+            raise ConfigError(f"[detector] {key} = {getattr(d, key)} in {origin} must be >= 0")
+    for key in ("muon_id_plateau", "muon_id_endcap_factor", "kaon_id_plateau"):
+        if not 0.0 <= getattr(d, key) <= 1.0:
+            raise ConfigError(
+                f"[detector] {key} = {getattr(d, key)} in {origin} must be an efficiency in [0, 1]"
+            )
+    if d.muon_id_p_width < 0.0:
+        raise ConfigError(
+            f"[detector] muon_id_p_width = {d.muon_id_p_width} in {origin} must be >= 0 "
+            "(0 means a sharp step at muon_id_p_half)"
+        )
+    if d.beam_energy_spread is not None and d.beam_energy_spread < 0.0:
+        raise ConfigError(
+            f"[detector] beam_energy_spread = {d.beam_energy_spread} in {origin} must be >= 0 "
+            "(or left out to use the beam's own spread)"
+        )
+    for key in ("chunk_size", "efficiency_bins"):
+        if getattr(d, key) <= 0:
+            raise ConfigError(f"[detector] {key} = {getattr(d, key)} in {origin} must be positive")
+
+    if b.argus_c > 0.0:
+        raise ConfigError(
+            f"[background] argus_c = {b.argus_c} in {origin} must be <= 0 (typical fits give "
+            "-10 ... -50, physics.md §8)"
+        )
+    lo, hi = b.delta_e_range
+    if not lo < hi:
+        raise ConfigError(f"[background] delta_e_range = {[lo, hi]} in {origin} must be (low, high)")
+    if min(1.0 + b.delta_e_slope * lo, 1.0 + b.delta_e_slope * hi) < 0.0:
+        raise ConfigError(
+            f"[background] delta_e_slope = {b.delta_e_slope} in {origin} makes the ΔE density "
+            f"1 + slope·ΔE negative inside delta_e_range = {[lo, hi]}; reduce |slope|"
+        )
+    m_lo, m_hi = b.mkpi_range
+    if not 0.0 < m_lo < m_hi:
+        raise ConfigError(
+            f"[background] mkpi_range = {[m_lo, m_hi]} in {origin} must be (low, high) with low > 0"
+        )
+    half = 0.5 * (m_hi - m_lo)
+    if 1.0 - abs(b.mkpi_slope) * half < 0.0:
+        raise ConfigError(
+            f"[background] mkpi_slope = {b.mkpi_slope} in {origin} makes the m(Kπ) density "
+            f"negative inside mkpi_range; |slope| must be <= {1.0 / half:.4g} GeV⁻¹"
+        )
+    for key, kind in (("q2_legendre", "legendre"), ("costheta_l_legendre", "legendre"),
+                      ("costheta_k_legendre", "legendre"), ("chi_cosines", "cosine")):
+        if _series_minimum(getattr(b, key), kind) < 0.0:
+            raise ConfigError(
+                f"[background] {key} = {list(getattr(b, key))} in {origin} gives a negative "
+                "density somewhere in its range; reduce the coefficients"
+            )
+
+    sb_lo, sb_hi = s.mbc_sideband
+    if not sb_lo < sb_hi:
+        raise ConfigError(
+            f"[selection] mbc_sideband = {[sb_lo, sb_hi]} in {origin} must be (low, high)"
+        )
+    if sb_hi > s.mbc_signal_min:
+        raise ConfigError(
+            f"[selection] mbc_sideband = {[sb_lo, sb_hi]} in {origin} overlaps the signal region "
+            f"Mbc > {s.mbc_signal_min}; its upper edge must be <= mbc_signal_min"
+        )
+    for key in ("delta_e_max", "mkpi_window", "mkpi_centre"):
+        if getattr(s, key) <= 0.0:
+            raise ConfigError(f"[selection] {key} = {getattr(s, key)} in {origin} must be positive")
+    # the background must be generated wherever the selection looks for it
+    if b.mbc_min > sb_lo or b.mbc_min > s.mbc_signal_min:
+        raise ConfigError(
+            f"[background] mbc_min = {b.mbc_min} in {origin} must be <= the sideband's lower edge "
+            f"{sb_lo} so that the sideband receives its full ARGUS share"
+        )
+    if lo > -s.delta_e_max or hi < s.delta_e_max:
+        raise ConfigError(
+            f"[background] delta_e_range = {[lo, hi]} in {origin} must cover the ΔE window "
+            f"|ΔE| < {s.delta_e_max} of [selection]"
+        )
+    k_lo, k_hi = s.mkpi_centre - s.mkpi_window, s.mkpi_centre + s.mkpi_window
+    if m_lo > k_lo + 1e-12 or m_hi < k_hi - 1e-12:
+        raise ConfigError(
+            f"[background] mkpi_range = {[m_lo, m_hi]} in {origin} must cover the K* window "
+            f"[{k_lo:.4g}, {k_hi:.4g}] of [selection]"
+        )
+
+
+_VALIDATORS.append(_validate_detector_background_selection)
