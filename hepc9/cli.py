@@ -281,9 +281,445 @@ def _cmd_observables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given_shifts(args: argparse.Namespace) -> dict[str, float] | None:
+    """Shifts given on the command line (others 0), or ``None`` when none was given."""
+    given = {name: getattr(args, name) for name in _SHIFT_NAMES if getattr(args, name) is not None}
+    if not given:
+        return None
+    return {name: given.get(name, 0.0) for name in _SHIFT_NAMES}
+
+
+def _add_convert(sub: Any) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert basf2, EvtGen ntp or flat ntuples into a native ROOT file",
+        description="Read foreign ntuples (Belle II basf2 variablesToNtuple gen/det trees, "
+        "standalone-EvtGen 'ntp' tuples, flat tables with a column mapping) or native files, "
+        "recompute q², m(Kπ) and the angles from four-vectors, keep one candidate per event and "
+        "write one native file (tree 'events'). Foreign files carry no labels: give the "
+        "Wilson-coefficient point with --dc9 etc.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT.root",
+                   help="input files or quoted glob patterns ('run_*.root')")
+    p.add_argument("--output", "-o", required=True, metavar="FILE.root", help="native output")
+    p.add_argument("--format", dest="layout", default="auto",
+                   choices=["auto", "native", "basf2", "evtgen", "flat"],
+                   help="input layout (default: auto-detect; flat needs --map)")
+    p.add_argument("--tree", metavar="NAME",
+                   help="tree to read (basf2: det or gen; default: det, ntp, the only tree)")
+    p.add_argument("--map", dest="mapping", metavar="FILE.toml",
+                   help="TOML file with an [ingest] table (column mapping, flavour, units)")
+    p.add_argument("--candidate", choices=["best", "first", "random", "all"],
+                   help="one candidate per event: best (smallest tfRedChiSqB0, else |ΔE|), "
+                   "first (__candidate__ 0), random (seeded), all (default: config, best)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on NaN/inf values instead of dropping those rows")
+    p.add_argument("--seed", type=int, help="master seed (random candidate rule)")
+    _add_shift_options(p, defaults_none=True)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_convert)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.convert import convert_files
+
+    extra = []
+    if args.seed is not None:
+        if args.seed < 0:
+            raise _usage(f"--seed {args.seed} must be a non-negative integer")
+        extra.append(f"seed={args.seed}")
+    cfg = _load_config(args, extra)
+    summary = convert_files(
+        args.inputs,
+        args.output,
+        config=cfg,
+        mapping=args.mapping,
+        layout=args.layout,
+        tree=args.tree,
+        candidate=args.candidate,
+        on_nonfinite="fail" if args.strict else None,
+        shifts=_given_shifts(args),
+        overwrite=args.overwrite,
+    )
+    if not args.quiet:
+        print(f"wrote {summary['events']} {summary['level']}-level events to {summary['output']} "
+              f"({summary['layout']}, tree '{summary['tree']}': {summary['rows_read']} rows read, "
+              f"{summary['rows_dropped']} dropped as non-finite)")
+    return 0
+
+
+def _add_decfile(sub: Any) -> None:
+    p = sub.add_parser(
+        "decfile",
+        help="write the EvtGen BTOSLLNPR decay file of a Wilson-coefficient point",
+        description="Write the complete EvtGen decay file (Υ(4S) → B0 B̄0, one B forced to "
+        "K*0(→K+π−)μ+μ− with the basf2 model BTOSLLNPR, CDecay for the anti-B0) with both "
+        "numbers of every coefficient id 0..5 and the explicit resonance flag.",
+    )
+    _add_shift_options(p)
+    p.add_argument("--resonances", action="store_true",
+                   help="enable the cc̄ resonances in C9eff (flag id 10 = 1; default off)")
+    p.add_argument("--output", "-o", metavar="FILE.dec", help="output file (default: stdout)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_decfile)
+
+
+def _cmd_decfile(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.decfile import write_decfile
+
+    shifts = {name: getattr(args, name) for name in _SHIFT_NAMES}
+    text = write_decfile(shifts, args.output, resonances=args.resonances,
+                         overwrite=args.overwrite)
+    if args.output is None:
+        sys.stdout.write(text)
+    elif not args.quiet:
+        print(f"wrote {args.output}")
+    return 0
+
+
 def _usage(message: str) -> SystemExit:
     print(f"hepc9: error: {message}", file=sys.stderr)
     return SystemExit(2)
+
+
+# --------------------------------------------------------------------------------------------
+# simulate
+# --------------------------------------------------------------------------------------------
+
+
+def _simulate_fraction(text: str) -> float:
+    value = _finite_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"background fraction {value} must be in [0, 1)")
+    return value
+
+
+def _simulate_seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a non-negative integer")
+    return value
+
+
+def _add_simulate(sub: Any) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="detector response, selection and background: gen file → det files",
+        description=(
+            "Apply the Belle II-like detector response to a generator-level file, select the "
+            "K* window, the signal region and the Mbc sideband, optionally mix in "
+            "combinatorial background, and write the signal-region (and sideband) candidates "
+            "plus a JSON report with cutflows and efficiency tables."
+        ),
+    )
+    p.add_argument("input", help="native generator-level ROOT file")
+    p.add_argument("--output", "-o", required=True, metavar="DET.root",
+                   help="signal-region output file")
+    p.add_argument("--sideband-output", metavar="SB.root", help="Mbc-sideband output file")
+    p.add_argument("--report", metavar="FILE.json",
+                   help="JSON report (default: the output with suffix .json)")
+    bkg = p.add_mutually_exclusive_group()
+    bkg.add_argument("--background", dest="background", action="store_true", default=None,
+                     help="mix in combinatorial background (default: [background] enabled)")
+    bkg.add_argument("--no-background", dest="background", action="store_false",
+                     help="signal only")
+    p.add_argument("--background-fraction", type=_simulate_fraction, metavar="F",
+                   help="background fraction in the signal region (default: config, 0.44)")
+    p.add_argument("--seed", type=_simulate_seed, metavar="S",
+                   help="master seed (default: config)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.progress import progress_bar
+    from hepc9.pipeline.simulate import simulate_file
+    from hepc9.rootio.native import read_meta
+
+    cfg = _load_config(args)
+    total = int(read_meta(args.input).get("n_events", 0))
+    with progress_bar(total, desc="simulate", enabled=False if args.quiet else None) as update:
+        result = simulate_file(
+            cfg,
+            args.input,
+            args.output,
+            sideband_output=args.sideband_output,
+            report=args.report,
+            background=args.background,
+            background_fraction=args.background_fraction,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            progress=update,
+        )
+    _print_json(result)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# train / predict
+# --------------------------------------------------------------------------------------------
+
+
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a neural δC9 estimator on a stored dataset")
+    _add_config_options(p)
+    p.add_argument("--dataset", default=None, metavar="DIR",
+                   help="dataset folder (index.json), or a folder with train/ and validation/")
+    p.add_argument("--stream", action="store_true",
+                   help="train on items drawn fresh from the sampler for every batch (built "
+                        "like --dataset's, which then only validates)")
+    p.add_argument("--model", choices=["resnet3d", "deepsets", "event"], default=None,
+                   help="architecture (default: [model] name of the config)")
+    p.add_argument("--output", required=True, metavar="DIR",
+                   help="model folder; an interrupted run there is resumed")
+    p.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                   help="maximum number of epochs (default: [train] epochs)")
+    p.add_argument("--backend", choices=["auto", "tensorflow", "jax", "torch"], default=None,
+                   help="Keras backend (default: [train] backend, then KERAS_BACKEND)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished model")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.train import train_from_folder
+
+    if args.dataset is None and not args.stream:
+        raise _usage("train needs --dataset DIR, or --stream")
+    cfg = _load_config(args)
+    result = train_from_folder(
+        cfg, args.dataset, args.output, model_name=args.model, epochs=args.epochs,
+        backend=args.backend, overwrite=args.overwrite, stream=args.stream,
+        progress=False if args.quiet or args.json else None,
+    )
+    if args.json:
+        _print_json(result)
+    elif not args.quiet:
+        val = result["validation"]
+        print(f"trained {result['model']} for {result['epochs_run']} epochs "
+              f"(best epoch {result['best_epoch'] + 1}, backend {result['backend']}); "
+              f"validation: MAE {val.get('mae', float('nan')):.4f}, "
+              f"RMSE {val.get('rmse', float('nan')):.4f}, corr {val.get('corr', float('nan')):.3f}"
+              f"; saved to {result['output']}")
+    return 0
+
+
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser("predict", help="measure δC9 in ntuples with a trained model")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="folder written by 'hepc9 train'")
+    p.add_argument("files", nargs="+", metavar="FILE.root", help="native or foreign ntuples")
+    p.add_argument("--events-per-set", type=_positive_int, default=None, metavar="M",
+                   help="events per image/set (default: the trained size)")
+    p.add_argument("--layout", choices=["auto", "native", "basf2", "evtgen", "flat"],
+                   default="auto", help="input layout (default: detect)")
+    p.add_argument("--tree", default=None, help="tree to read")
+    p.add_argument("--backend", choices=["auto", "tensorflow", "jax", "torch"], default=None,
+                   help="Keras backend")
+    _add_config_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.train import predict_files
+
+    cfg = _load_config(args)
+    result = predict_files(
+        args.model_dir, args.files, events_per_set=args.events_per_set, layout=args.layout,
+        tree=args.tree, ingest=cfg.ingest, backend=args.backend,
+    )
+    if args.json:
+        _print_json(result)
+        return 0
+    n = result["n_sets"]
+    print(f"{result['n_events']} events → {n} set(s) of {result['events_per_set']} "
+          f"({result['model_name']} model)")
+    if n > 1:
+        print(f"δC9 = {result['mean']:+.4f} (mean of {n} sets); spread per set "
+              f"{result['std']:.4f}, error of the mean {result['stderr']:.4f}")
+    elif "posterior_std" in result:
+        print(f"δC9 = {result['mean']:+.4f} ± {result['posterior_std'][0]:.4f} "
+              f"[{result['lower'][0]:+.4f}, {result['upper'][0]:+.4f}] (posterior)")
+    else:
+        print(f"δC9 = {result['mean']:+.4f} (one set: no spread; use --events-per-set)")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# fit and crb
+# --------------------------------------------------------------------------------------------
+
+
+def _free_list(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in _SHIFT_NAMES]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' must be a comma-separated list of {', '.join(_SHIFT_NAMES)}"
+        )
+    return names
+
+
+def _fraction(text: str) -> float:
+    value = _finite_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be in [0, 1)")
+    return value
+
+
+def _add_fit_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--free", type=_free_list, metavar="LIST", help="free shifts, e.g. dc9,dc10 "
+                   "(default: [fit] free, i.e. dc9)")
+    p.add_argument("--q2-range", type=_q2_range, metavar="LOW,HIGH",
+                   help="fit window in GeV² (default: [fit] q2_min/q2_max, else the full range)")
+    p.add_argument("--efficiency", metavar="SIM.root",
+                   help="reconstructed simulation sample for the acceptance normalisation")
+    p.add_argument("--sideband", metavar="SB.root",
+                   help="Mbc-sideband sample for the background template")
+    p.add_argument("--layout", default="auto", help="input layout (default: auto)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _add_fit(sub: Any) -> None:
+    p = sub.add_parser(
+        "fit", help="unbinned 4D maximum-likelihood fit of Wilson-coefficient shifts"
+    )
+    p.add_argument("files", nargs="+", metavar="FILE.root", help="event file(s) or globs")
+    _add_fit_inputs(p)
+    p.add_argument("--background-fraction", type=_fraction, metavar="F",
+                   help="background fraction: start value (fixed with --fix-background-fraction)")
+    p.add_argument("--background-fraction-error", type=_finite_float, metavar="S",
+                   help="σ of a Gaussian constraint on the background fraction")
+    p.add_argument("--fix-background-fraction", action="store_true", default=None,
+                   help="keep the background fraction fixed")
+    p.add_argument("--minos", action="store_true", default=None, help="also run MINOS")
+    p.add_argument("-o", "--output", metavar="RESULT.json", help="write the result as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_fit)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.fit import fit_file
+
+    cfg = _load_config(args)
+    result = fit_file(
+        args.files if len(args.files) > 1 else args.files[0],
+        config=cfg,
+        free=args.free,
+        q2_range=args.q2_range,
+        efficiency=args.efficiency,
+        sideband=args.sideband,
+        background_fraction=args.background_fraction,
+        fraction_error=args.background_fraction_error,
+        fix_fraction=args.fix_background_fraction,
+        minos=args.minos,
+        layout=args.layout,
+        output=args.output,
+        overwrite=args.overwrite,
+    )
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.table())
+    return 0 if result.valid else 1
+
+
+def _add_crb(sub: Any) -> None:
+    p = sub.add_parser("crb", help="Cramér–Rao bound on the Wilson-coefficient shifts")
+    _add_shift_options(p)
+    p.add_argument("--events", type=_positive_int, default=24000, metavar="N",
+                   help="number of events (default 24000)")
+    _add_fit_inputs(p)
+    p.add_argument("--background-fraction", type=_fraction, default=0.0, metavar="F",
+                   help="background fraction (needs --sideband)")
+    p.add_argument("--fraction-free", action="store_true",
+                   help="treat the background fraction as a free nuisance parameter")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_crb)
+
+
+def _cmd_crb(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.fit import crb
+
+    cfg = _load_config(args)
+    result = crb(
+        config=cfg,
+        at={name: getattr(args, name) for name in _SHIFT_NAMES},
+        n_events=args.events,
+        free=args.free,
+        q2_range=args.q2_range,
+        efficiency=args.efficiency,
+        sideband=args.sideband,
+        background_fraction=args.background_fraction,
+        fraction_free=args.fraction_free,
+        layout=args.layout,
+    )
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.table())
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# images
+# --------------------------------------------------------------------------------------------
+
+
+def _add_images(sub: Any) -> None:
+    p = sub.add_parser(
+        "images",
+        help="build quasi-image or event-set datasets, or voxelise an ntuple",
+        description="Build the train/validation/test datasets of [datasets] (images or event "
+        "sets) for the δC9 label grid into OUTPUT (resumable: rerunning completes a partial "
+        "build), or with --from voxelise an existing ntuple into images of M events.",
+    )
+    p.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--from", dest="source", nargs="+", metavar="FILE.root",
+                   help="voxelise these ntuples (native or foreign; globs allowed)")
+    p.add_argument("--events-per-image", type=_positive_int, metavar="M",
+                   help="events per image (default: [datasets] events_per_image)")
+    p.add_argument("--label", type=_finite_float, metavar="X",
+                   help="δC9 of the --from sample (default: from native metadata)")
+    p.add_argument("--like", metavar="DATASET",
+                   help="with --from: reuse the image spec and normalisation of this dataset")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_images)
+
+
+def _cmd_images(args: argparse.Namespace) -> int:
+    from hepc9.pipeline.images import build_images, images_from_file
+
+    if args.source is None and (args.label is not None or args.like is not None):
+        raise _usage("--label and --like only apply with --from FILE.root")
+    extra = []
+    if args.events_per_image is not None and args.source is None:
+        extra.append(f"datasets.events_per_image={args.events_per_image}")
+    cfg = _load_config(args, extra)
+    if args.source is not None:
+        summary = images_from_file(
+            cfg, args.source, args.output, events_per_image=args.events_per_image,
+            label=args.label, like=args.like, overwrite=args.overwrite,
+        )
+        if not args.quiet:
+            print(f"wrote {summary['images']} images of δC9 = {summary['label']} to "
+                  f"{summary['output']} ({summary['events_left_over']} events left over)")
+        return 0
+    summary = build_images(cfg, args.output, overwrite=args.overwrite,
+                           show_progress=False if args.quiet else None)
+    if not args.quiet:
+        for split, s in summary["splits"].items():
+            print(f"{split}: {s['items']} {summary['kind']} over {s['labels']} labels "
+                  f"({s['written']} chunks written, {s['reused']} reused)")
+        print(f"dataset in {summary['output']} ({summary['seconds']:.1f} s)")
+    return 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,10 +727,18 @@ def _usage(message: str) -> SystemExit:
 # --------------------------------------------------------------------------------------------
 
 _COMMANDS: list[Callable[[Any], None]] = [
+    _add_fit,
+    _add_crb,
+    _add_train,
+    _add_predict,
     _add_config,
+    _add_convert,
+    _add_decfile,
     _add_generate,
     _add_info,
     _add_observables,
+    _add_simulate,
+    _add_images,
 ]
 
 

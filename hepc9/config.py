@@ -85,7 +85,8 @@ class GenerateConfig:
     chunk_size: int = 262_144
     #: Worker threads; 0 means all cores numba sees.
     threads: int = 0
-    #: Relative error bound of the tabulated angular coefficients used by the fast sampler.
+    #: Initial points of the q² table of the fast sampler (refined adaptively to a relative
+    #: interpolation error ≤ 1e-6 of the local rate; see hepc9.generate.sampler.Q2Table).
     q2_grid_points: int = 4096
 
 
@@ -93,9 +94,9 @@ class GenerateConfig:
 class IngestConfig:
     """Reading foreign ntuples (formats.md §3)."""
 
-    #: Input layout; ``auto`` detects native, basf2 and EvtGen ``ntp`` files (flat needs ``columns``).
+    #: Input layout; ``auto`` detects native, basf2 and EvtGen ``ntp`` files (flat: ``columns``).
     layout: Literal["auto", "native", "basf2", "evtgen", "flat"] = "auto"
-    #: Tree to read; ``None`` picks the layout's default (``det`` then ``gen``, ``ntp``, ``events``).
+    #: Tree to read; ``None``: the layout's default (``det`` then ``gen``, ``ntp``, ``events``).
     tree: str | None = None
     #: One candidate per event: ``best`` (smallest tfRedChiSqB0, else |ΔE|), ``first``
     #: (``__candidate__ == 0``), ``random`` (seeded) or ``all`` (keep every candidate).
@@ -107,8 +108,9 @@ class IngestConfig:
     #: Flavour rule of flat tables ``{column = "B_ID", kind = "pdg" | "sign"}`` or ``{value = 1}``;
     #: for EvtGen ``ntp`` files ``{value = -1}`` states an anti-B0 parent (default +1).
     flavour: dict[str, Any] = field(default_factory=dict)
-    #: Flat tables: native name → branch (four-vectors ``k_e``…``mum_pz``, optional ``*_true``,
-    #: ``weight``, ``mbc``, ``delta_e``, ``is_signal``, ``experiment``, ``run``, ``event``, ``rank``).
+    #: Flat tables: native name → branch (four-vectors ``k_e``…``mum_pz``; optional
+    #: ``*_true``, ``weight``, ``mbc``, ``delta_e``, ``is_signal``, ``experiment``, ``run``,
+    #: ``event``, ``rank``).
     columns: dict[str, str] = field(default_factory=dict)
     #: Entries read per chunk (bounds the memory of ``convert`` on large files).
     step_size: int = 1_000_000
@@ -337,7 +339,37 @@ class TrainConfig:
 class FitConfig:
     """Unbinned maximum-likelihood fit (see :mod:`hepc9.fit`)."""
 
+    #: Free Wilson-coefficient shifts (any of dc7 dc9 dc10 c7p c9p c10p); the others are fixed.
     free: tuple[str, ...] = ("dc9",)
+    #: Fit window in GeV²; ``None`` means the kinematic limit (the seed images use everything).
+    q2_min: float | None = None
+    q2_max: float | None = None
+    #: Events outside the window: ``raise`` (error) or ``drop`` (with a DroppedRowsWarning).
+    outside: Literal["raise", "drop"] = "raise"
+    #: Smallest number of events accepted for a fit.
+    min_events: int = 10
+    #: Also compute MINOS intervals.
+    minos: bool = False
+    #: Minuit strategy (0 fast, 1 default, 2 careful).
+    strategy: int = 1
+    #: Use the per-event m(Kπ) in kinematics and form factors instead of m_K* (line-shape samples).
+    use_mkpi: bool = False
+    #: Where the acceptance normalisation evaluates the model: ``reco`` (acceptance folded with
+    #: resolution) or ``true`` (resolution ignored); see hepc9.fit.acceptance.
+    efficiency_evaluate: Literal["reco", "true"] = "reco"
+    #: Background template orders: Legendre in q², cosθℓ, cosθK and χ harmonics (physics.md §8).
+    template_orders: tuple[int, int, int, int] = (2, 2, 2, 1)
+    #: Background fraction in the signal region: start value (free) or fixed value; ``None``
+    #: starts at 0.1 when a sideband is given.
+    background_fraction: float | None = None
+    #: σ of a Gaussian constraint on the background fraction (``None``: unconstrained).
+    background_fraction_error: float | None = None
+    #: Keep the background fraction fixed at ``background_fraction``.
+    fix_background_fraction: bool = False
+    #: Cramér–Rao quadrature nodes: per q² segment, cosθℓ, cosθK, χ.
+    fisher_nodes: tuple[int, int, int, int] = (32, 24, 24, 24)
+    #: Threads for toy ensembles (0: all CPUs).
+    toy_workers: int = 0
 
 
 @_section
@@ -755,7 +787,8 @@ def _validate_ingest(cfg: Config, origin: str) -> None:
     if keys == {"value"}:
         if spec["value"] not in (1, -1) or isinstance(spec["value"], bool):
             raise ConfigError(
-                f"[ingest] flavour.value = {spec['value']!r} in {origin} must be 1 (B0) or -1 (anti-B0)"
+                f"[ingest] flavour.value = {spec['value']!r} in {origin} must be 1 (B0) or "
+                "-1 (anti-B0)"
             )
         return
     if keys == {"column", "kind"}:
@@ -881,7 +914,9 @@ def _validate_detector_background_selection(cfg: Config, origin: str) -> None:
         )
     lo, hi = b.delta_e_range
     if not lo < hi:
-        raise ConfigError(f"[background] delta_e_range = {[lo, hi]} in {origin} must be (low, high)")
+        raise ConfigError(
+            f"[background] delta_e_range = {[lo, hi]} in {origin} must be (low, high)"
+        )
     if min(1.0 + b.delta_e_slope * lo, 1.0 + b.delta_e_slope * hi) < 0.0:
         raise ConfigError(
             f"[background] delta_e_slope = {b.delta_e_slope} in {origin} makes the ΔE density "
@@ -939,3 +974,61 @@ def _validate_detector_background_selection(cfg: Config, origin: str) -> None:
 
 
 _VALIDATORS.append(_validate_detector_background_selection)
+
+
+def _validate_generate(cfg: Config, origin: str) -> None:
+    """Check the ``[generate]`` values not covered by the base checks of :func:`_validate`."""
+    g = cfg.generate
+    if g.q2_grid_points < 16:
+        raise ConfigError(
+            f"[generate] q2_grid_points = {g.q2_grid_points} in {origin} must be >= 16"
+        )
+    for name in ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p", "q2_min", "q2_max"):
+        value = getattr(g, name)
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"[generate] {name} = {value!r} in {origin} must be finite")
+    for name in ("q2_min", "q2_max"):
+        value = getattr(g, name)
+        if value is not None and value < 0.0:
+            raise ConfigError(f"[generate] {name} = {value} GeV² in {origin} must be >= 0")
+
+
+_VALIDATORS.append(_validate_generate)
+
+
+def _validate_fit(cfg: Config, origin: str) -> None:
+    """Check the ``[fit]`` values that the types alone do not constrain."""
+    f = cfg.fit
+    shifts = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
+    if not f.free:
+        raise ConfigError(f"[fit] free in {origin} must name at least one shift")
+    for name in f.free:
+        if name not in shifts:
+            close = difflib.get_close_matches(name, shifts, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"[fit] free contains unknown shift '{name}' in {origin}{hint}")
+    if len(set(f.free)) != len(f.free):
+        raise ConfigError(f"[fit] free = {list(f.free)} in {origin} has duplicates")
+    if f.q2_min is not None and f.q2_max is not None and f.q2_min >= f.q2_max:
+        raise ConfigError(
+            f"[fit] q2_min = {f.q2_min} must be below q2_max = {f.q2_max} (GeV²) in {origin}"
+        )
+    if f.min_events < 1:
+        raise ConfigError(f"[fit] min_events = {f.min_events} in {origin} must be >= 1")
+    if f.strategy not in (0, 1, 2):
+        raise ConfigError(f"[fit] strategy = {f.strategy} in {origin} must be 0, 1 or 2")
+    if any(o < 0 for o in f.template_orders):
+        raise ConfigError(f"[fit] template_orders in {origin} must be >= 0")
+    if f.background_fraction is not None and not 0.0 <= f.background_fraction < 1.0:
+        raise ConfigError(
+            f"[fit] background_fraction = {f.background_fraction} in {origin} must be in [0, 1)"
+        )
+    if f.background_fraction_error is not None and f.background_fraction_error <= 0.0:
+        raise ConfigError(f"[fit] background_fraction_error in {origin} must be > 0")
+    if any(n < 4 for n in f.fisher_nodes):
+        raise ConfigError(f"[fit] fisher_nodes = {list(f.fisher_nodes)} in {origin} must be >= 4")
+    if f.toy_workers < 0:
+        raise ConfigError(f"[fit] toy_workers = {f.toy_workers} in {origin} must be >= 0")
+
+
+_VALIDATORS.append(_validate_fit)

@@ -1,0 +1,588 @@
+"""Build image or event-set datasets for a grid of δC9 labels, chunk by chunk, resumably.
+
+Layout of a build folder::
+
+    build.json                  configuration digest, kind, normalisation (written first)
+    train/index.json            one complete dataset per split (formats.md §5), written last
+    train/x-000000.npy ...
+    validation/...
+    test/...
+
+Random streams (hepc9.seeding): chunk ``c`` of label ``i`` of a split draws all its events
+from ``SeedSequence(seed, spawn_key=(stage, i, c))`` with the stage ``images_<split>`` or
+``sets_<split>``; the reference sample of the normalisation uses ``images_reference``.
+Every image (or set) consists of events drawn fresh for it: no event is shared between
+images, labels or splits.  Changing the number of images per label only adds or removes
+chunks; it leaves the other chunks bit-identical.
+
+Generator level: the events of a chunk are ``sample_events(count · M, seed=ss, ...)`` cut
+into consecutive images.  Detector level (``[detector] enabled``): signal events pass the
+detector simulation and the signal region and K* window; with ``[background] enabled`` each
+image holds ``round(f · M)`` signal-region background events (f = ``[background] fraction``)
+and ``M − round(f · M)`` signal events, and the background channels are made from the Mbc-
+sideband events generated alongside that image's background (so their number fluctuates as
+in data), scaled to the image's expected signal-region background yield ``round(f · M)``.
+
+Rerunning a build completes missing chunks and verifies finished ones (shape, dtype, labels,
+finite values, and digests where an index exists); a build folder made with a different
+configuration is refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepc9.datasets import store
+from hepc9.datasets.labels import SPLITS, split_labels
+from hepc9.datasets.sets import SetSpec, make_sets, reference_set_spec
+from hepc9.datasets.voxelize import AXES, ImageSpec, default_q2_scale, voxelize_batch
+from hepc9.errors import ConfigError, DataError, Hepc9Error, OutputExistsError
+from hepc9.seeding import seed_sequence, spawn_key
+
+__all__ = [
+    "BUILD_FILE",
+    "ChunkTask",
+    "EventFactory",
+    "build_dataset",
+    "dataset_spec",
+    "make_chunk",
+    "plan_chunks",
+]
+
+log = logging.getLogger(__name__)
+
+#: Name of the build record at the top of a build folder.
+BUILD_FILE = "build.json"
+_COLUMNS = ("q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    """One chunk of a split: ``count`` items of one label drawn from one random stream."""
+
+    split: str
+    stage: str
+    label_index: int
+    label: float
+    chunk: int
+    count: int
+    number: int
+
+    @property
+    def spawn_key(self) -> tuple[int, ...]:
+        """``(stage number, label index, chunk)``."""
+        return spawn_key(self.stage, self.label_index, self.chunk)
+
+
+def _per_label(datasets: Any, split: str) -> int:
+    return int(getattr(datasets, f"{split}_per_label"))
+
+
+def plan_chunks(cfg: Any, splits: tuple[str, ...] = SPLITS) -> dict[str, list[ChunkTask]]:
+    """Return the chunk plan of every split.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration (``[datasets]`` and ``seed``).
+    splits : tuple of str
+        Splits to plan.
+
+    Returns
+    -------
+    dict of str to list of ChunkTask
+        Chunks in file order; chunk numbers count up within each split.
+    """
+    d = cfg.datasets
+    labels = split_labels(d)
+    prefix = "images" if d.kind == "images" else "sets"
+    out: dict[str, list[ChunkTask]] = {}
+    for split in splits:
+        if split not in SPLITS:
+            raise ConfigError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
+        per_label = _per_label(d, split)
+        tasks: list[ChunkTask] = []
+        for i, label in enumerate(labels[split]):
+            n_chunks = math.ceil(per_label / d.items_per_chunk)
+            for c in range(n_chunks):
+                count = min(d.items_per_chunk, per_label - c * d.items_per_chunk)
+                tasks.append(ChunkTask(split, f"{prefix}_{split}", i, float(label), c, count,
+                                       len(tasks)))
+        out[split] = tasks
+    return out
+
+
+def _child(parent: np.random.SeedSequence, *keys: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, *keys))
+
+
+def _gen(ss: np.random.SeedSequence) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def _take(events: Mapping[str, np.ndarray], sel: Any) -> dict[str, np.ndarray]:
+    return {k: np.asarray(events[k])[sel] for k in _COLUMNS}
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([p[k] for p in parts]) for k in _COLUMNS}
+
+
+@dataclass
+class ChunkEvents:
+    """Events of one chunk: ``signal`` holds ``count · M`` events, image after image."""
+
+    signal: dict[str, np.ndarray]
+    background: dict[str, np.ndarray] | None = None
+    background_offsets: np.ndarray | None = None
+    background_scale: np.ndarray | None = None
+
+
+class EventFactory:
+    """Draws the events of a chunk (generator or detector level, optional background).
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration: ``[generate]`` (flavour, line shape, q² window, fixed other
+        shifts, sampler settings), ``[physics]``, ``[detector]``, ``[background]``,
+        ``[selection]``, ``[datasets]``.
+    """
+
+    def __init__(self, cfg: Any) -> None:
+        from hepc9.physics.constants import WilsonShifts, model_constants, q2_limits
+
+        self.cfg = cfg
+        g = cfg.generate
+        self.constants = model_constants(cfg.physics.constants)
+        self.base_shifts = WilsonShifts(dc7=g.dc7, dc9=0.0, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p,
+                                        c10p=g.c10p)
+        self.q2_range = None
+        if g.q2_min is not None or g.q2_max is not None:
+            lo, hi = q2_limits(self.constants)
+            self.q2_range = (g.q2_min if g.q2_min is not None else lo,
+                             g.q2_max if g.q2_max is not None else hi)
+        self.detector = bool(cfg.detector.enabled)
+        self.background = bool(cfg.background.enabled)
+        if self.background and not self.detector:
+            raise ConfigError(
+                "[background] enabled = true needs [detector] enabled = true: background "
+                "events are mixed into the signal region, which needs reconstructed Mbc and ΔE"
+            )
+        uses_bkg = any(c.startswith("background") for c in cfg.datasets.channels)
+        if cfg.datasets.kind == "images" and uses_bkg and not self.background:
+            raise ConfigError(
+                "the background image channels need [background] enabled = true and "
+                "[detector] enabled = true"
+            )
+        m = cfg.datasets.events_per_image
+        self.n_bkg = round(cfg.background.fraction * m) if self.background else 0
+        self.n_sig = m - self.n_bkg
+
+    def sample(self, n: int, ss: np.random.SeedSequence, label: float) -> dict[str, np.ndarray]:
+        """Generator-level events at δC9 = ``label`` from the stream ``ss``."""
+        from hepc9.generate.sampler import sample_events
+
+        g = self.cfg.generate
+        return sample_events(
+            int(n), seed=ss, shifts=self.base_shifts.with_(dc9=float(label)),
+            constants=self.constants, q2_range=self.q2_range, flavour=g.flavour,
+            line_shape=g.line_shape, chunk_size=g.chunk_size, threads=g.threads,
+            grid_points=g.q2_grid_points,
+        )
+
+    def _detector_signal(self, n: int, ss: np.random.SeedSequence,
+                         label: float) -> dict[str, np.ndarray]:
+        from hepc9 import kinematics, selection
+        from hepc9.detector import simulate_detector
+        from hepc9.generate.sampler import lab_four_vectors
+
+        sel = self.cfg.selection
+        parts: list[dict[str, np.ndarray]] = []
+        have, eff = 0, 0.5
+        for j in range(64):
+            if have >= n:
+                break
+            n_try = math.ceil((n - have) / max(eff, 0.02) * 1.1) + 64
+            ev = self.sample(n_try, _child(ss, 0, j), label)
+            ev = lab_four_vectors(ev, rng=_gen(_child(ss, 1, j)), constants=self.constants,
+                                  beam=kinematics.BELLE2)
+            det, _ = simulate_detector(ev, config=self.cfg.detector, rng=_gen(_child(ss, 2, j)),
+                                       beam=kinematics.BELLE2, constants=self.constants)
+            mask = selection.signal_region(det, sel) & selection.kstar_window(det, sel)
+            parts.append(_take(det, mask))
+            have += int(mask.sum())
+            eff = max(int(mask.sum()) / n_try, 1e-3)
+        if have < n:
+            raise DataError(
+                f"the detector simulation and selection keep too few events ({have} of {n} "
+                "wanted after 64 rounds); check [detector] and [selection]"
+            )
+        out = _concat(parts)
+        return {k: v[:n] for k, v in out.items()}
+
+    def _background_events(
+        self, n_images: int, ss: np.random.SeedSequence
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Signal-region background (n_images · n_bkg) and each image's sideband events."""
+        from hepc9 import kinematics, selection
+        from hepc9.background import generate_background
+
+        sel = self.cfg.selection
+        need = n_images * self.n_bkg
+        parts: list[dict[str, np.ndarray]] = []
+        n_sr, frac = 0, 0.05
+        for j in range(64):
+            if n_sr >= need:
+                break
+            n_try = math.ceil((need - n_sr) / max(frac, 1e-3) * 1.1) + 64
+            ev = generate_background(n_try, config=self.cfg.background, beam=kinematics.BELLE2,
+                                     rng=_gen(_child(ss, 3, j)), constants=self.constants)
+            k = selection.kstar_window(ev, sel)
+            sr = selection.signal_region(ev, sel) & k
+            sb = selection.sideband(ev, sel) & k
+            part = _take(ev, sr | sb)
+            part["_sr"] = sr[sr | sb]
+            parts.append(part)
+            n_sr += int(sr.sum())
+            frac = max(int(sr.sum()) / n_try, 1e-4)
+        if n_sr < need:
+            raise DataError("the background shapes put too few events into the signal region")
+        allev = {k: np.concatenate([p[k] for p in parts]) for k in (*_COLUMNS, "_sr")}
+        is_sr = allev.pop("_sr")
+        cum = np.cumsum(is_sr)
+        # image b owns the stream up to (and including) its (b+1)·n_bkg-th signal-region event
+        ends = np.searchsorted(cum, np.arange(1, n_images + 1) * self.n_bkg) + 1
+        starts = np.concatenate([[0], ends[:-1]])
+        sr_idx = np.flatnonzero(is_sr)[:need]
+        sb_counts = np.array(
+            [int((~is_sr[s:e]).sum()) for s, e in zip(starts, ends, strict=True)], np.int64
+        )
+        sb_idx = np.concatenate(
+            [np.flatnonzero(~is_sr[s:e]) + s for s, e in zip(starts, ends, strict=True)]
+        ).astype(np.int64)
+        sr_ev = {k: v[sr_idx] for k, v in allev.items()}
+        sb_ev = {k: v[sb_idx] for k, v in allev.items()}
+        offsets = np.concatenate([[0], np.cumsum(sb_counts)]).astype(np.int64)
+        scale = np.where(sb_counts > 0, self.n_bkg / np.maximum(sb_counts, 1), 1.0)
+        return sr_ev, sb_ev, offsets, scale
+
+    def draw(self, ss: np.random.SeedSequence, label: float, n_items: int) -> ChunkEvents:
+        """Return the events of ``n_items`` images (or sets) at δC9 = ``label``.
+
+        Parameters
+        ----------
+        ss : numpy.random.SeedSequence
+            The chunk's stream; sub-streams are its children with fixed keys.
+        label : float
+            δC9.
+        n_items : int
+            Number of images or sets.
+
+        Returns
+        -------
+        ChunkEvents
+        """
+        m = self.cfg.datasets.events_per_image
+        if not self.detector:
+            ev = self.sample(n_items * m, ss, label)
+            return ChunkEvents({k: ev[k] for k in _COLUMNS})
+        sig = self._detector_signal(n_items * self.n_sig, ss, label)
+        if not self.background or self.n_bkg == 0:
+            return ChunkEvents(sig)
+        sr, sb, offsets, scale = self._background_events(n_items, ss)
+        mixed = {
+            k: np.concatenate(
+                [sig[k].reshape(n_items, self.n_sig), sr[k].reshape(n_items, self.n_bkg)], axis=1
+            ).reshape(-1)
+            for k in _COLUMNS
+        }
+        return ChunkEvents(mixed, sb, offsets, scale)
+
+
+# --------------------------------------------------------------------------------------------
+# normalisation and specs
+# --------------------------------------------------------------------------------------------
+
+
+def _reference_events(cfg: Any) -> dict[str, np.ndarray]:
+    d = cfg.datasets
+    factory = EventFactory(cfg)
+    ss = seed_sequence(cfg.seed, "images_reference")
+    if factory.detector:
+        return factory._detector_signal(d.reference_events, ss, d.reference_dc9)
+    return factory.sample(d.reference_events, ss, d.reference_dc9)
+
+
+def dataset_spec(cfg: Any) -> ImageSpec | SetSpec:
+    """Return the image or set spec of a build, with its normalisation fixed once.
+
+    ``q2max`` images need no data; ``standard`` images and event sets draw the reference
+    sample (``reference_events`` at ``reference_dc9`` from the ``images_reference`` stream),
+    which is independent of every label and split.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration.
+
+    Returns
+    -------
+    ImageSpec or SetSpec
+    """
+    d = cfg.datasets
+    source = (f"reference sample: {d.reference_events} events at dc9 = {d.reference_dc9}, "
+              f"stream {list(spawn_key('images_reference'))}")
+    if d.kind == "sets":
+        return reference_set_spec(_reference_events(cfg), d.set_features, source=source)
+    if d.q2_normalisation == "q2max":
+        return ImageSpec.from_config(d, q2_offset=0.0, q2_scale=default_q2_scale())
+    q2 = _reference_events(cfg)["q2"]
+    return ImageSpec.from_config(d, q2_offset=float(np.mean(q2)), q2_scale=float(np.std(q2)),
+                                 q2_normalisation="standard")
+
+
+def _spec_from_record(kind: str, data: Mapping[str, Any]) -> ImageSpec | SetSpec:
+    return ImageSpec.from_dict(data) if kind == "images" else SetSpec.from_dict(data)
+
+
+def make_chunk(
+    cfg: Any, task: ChunkTask, spec: ImageSpec | SetSpec, factory: EventFactory | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make the items of one chunk.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration.
+    task : ChunkTask
+        The chunk.
+    spec : ImageSpec or SetSpec
+        Image geometry/channels or set features, with their fixed normalisation.
+    factory : EventFactory, optional
+        Reused event source.
+
+    Returns
+    -------
+    x : ndarray
+        ``(count, X, Y, Z, C)`` images or ``(count, n, F)`` sets, float32.
+    y : ndarray
+        ``(count,)`` float32 labels.
+    """
+    factory = factory or EventFactory(cfg)
+    ss = seed_sequence(cfg.seed, task.stage, task.label_index, task.chunk)
+    ev = factory.draw(ss, task.label, task.count)
+    if isinstance(spec, SetSpec):
+        x = make_sets(ev.signal, spec, n_sets=task.count)
+    else:
+        kw: dict[str, Any] = {}
+        if spec.uses_background:
+            kw = {"background": ev.background, "background_offsets": ev.background_offsets,
+                  "background_scale": ev.background_scale}
+        x = voxelize_batch(ev.signal, spec, n_images=task.count, dtype=np.float32,
+                           threads=cfg.datasets.threads, **kw)
+    return x, np.full(task.count, task.label, np.float32)
+
+
+def _item_shape(cfg: Any, spec: ImageSpec | SetSpec) -> tuple[int, ...]:
+    if isinstance(spec, SetSpec):
+        return (cfg.datasets.events_per_image, len(spec.features))
+    return spec.shape
+
+
+def _split_index(cfg: Any, split: str, spec: ImageSpec | SetSpec, chunks: list[dict[str, Any]],
+                 labels: np.ndarray) -> dict[str, Any]:
+    d = cfg.datasets
+    index: dict[str, Any] = {
+        "kind": d.kind,
+        "split": split,
+        "dtype": d.dtype,
+        "item_shape": list(_item_shape(cfg, spec)),
+        "n_items": int(sum(c["count"] for c in chunks)),
+        "events_per_item": d.events_per_image,
+        "label_name": "dc9",
+        "labels": [float(v) for v in labels],
+        "level": "det" if cfg.detector.enabled else "gen",
+        "background_fraction": cfg.background.fraction if cfg.background.enabled else 0.0,
+        "flavour": cfg.generate.flavour,
+        "seed": cfg.seed,
+        "config_digest": cfg.digest(),
+        "build_digest": build_digest(cfg),
+        "chunks": chunks,
+    }
+    if isinstance(spec, SetSpec):
+        index["features"] = list(spec.features)
+        index["standardisation"] = spec.to_dict()
+    else:
+        index["spec"] = spec.to_dict()
+        index["axes"] = [
+            {"name": name, "edges": spec.edges(i).tolist(), "periodic": spec.periodic[i]}
+            for i, name in enumerate(AXES)
+        ]
+        index["channels"] = spec.channel_records()
+    return index
+
+
+def build_digest(cfg: Any) -> str:
+    """Return the digest of the settings that decide a build's content.
+
+    It covers ``seed`` and the ``[physics] [generate] [detector] [background] [selection]
+    [datasets]`` sections except thread counts (results do not depend on them), so that
+    changing, say, ``[train]`` does not invalidate a finished dataset.
+    """
+    from hepc9.config import config_digest
+
+    plain = cfg.to_dict()
+    keep = {k: plain[k] for k in ("seed", "physics", "generate", "detector", "background",
+                                  "selection", "datasets")}
+    keep["generate"] = {k: v for k, v in keep["generate"].items() if k != "threads"}
+    keep["datasets"] = {k: v for k, v in keep["datasets"].items() if k != "threads"}
+    return config_digest(keep)
+
+
+def _open_build(cfg: Any, out: Path, *, overwrite: bool) -> dict[str, Any] | None:
+    """Check the build folder; return the previous build record when resuming."""
+    rec_path = out / BUILD_FILE
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"output {out} exists and is not a folder")
+    if rec_path.is_file():
+        try:
+            old = json.loads(rec_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("build_digest") == build_digest(cfg) and not overwrite:
+            return old
+        if not overwrite:
+            raise OutputExistsError(
+                f"{out} holds a build made with another configuration "
+                f"({old.get('build_digest', '?')[:19]}…); pass --overwrite to replace it or "
+                "choose another folder"
+            )
+    elif out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputExistsError(f"output folder {out} is not empty; pass --overwrite to use it")
+    if overwrite:
+        for split in SPLITS:
+            store.remove_dataset_files(out / split)
+        if rec_path.exists():
+            rec_path.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise Hepc9Error(f"cannot create output folder {out}: {err.strerror}") from err
+    return None
+
+
+def build_dataset(
+    cfg: Any,
+    output: str | Path,
+    *,
+    overwrite: bool = False,
+    splits: tuple[str, ...] = SPLITS,
+    progress: Callable[[int], Any] | None = None,
+) -> dict[str, Any]:
+    """Build (or finish building) the train/validation/test datasets of a configuration.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration.
+    output : str or Path
+        Build folder (see the module docstring).
+    overwrite : bool
+        Replace a build made with another configuration.
+    splits : tuple of str
+        Splits to build (default all three).
+    progress : callable, optional
+        ``progress(items_done)`` after each chunk, cumulative over the splits.
+
+    Returns
+    -------
+    dict
+        Summary: folder, kind, per split the number of items, chunks written and reused.
+    """
+    from hepc9.artifacts import write_json
+
+    out = Path(output)
+    t0 = time.perf_counter()
+    old = _open_build(cfg, out, overwrite=overwrite)
+    d = cfg.datasets
+    if old is not None and "spec" in old:
+        spec = _spec_from_record(d.kind, old["spec"])
+        log.info("resuming %s with the stored normalisation", out)
+    else:
+        spec = dataset_spec(cfg)
+        write_json(out / BUILD_FILE, {
+            "format": "hepc9-dataset-build", "format_version": 1, "kind": d.kind,
+            "config_digest": cfg.digest(), "build_digest": build_digest(cfg), "seed": cfg.seed,
+            "config": cfg.to_dict(),
+            "spec": spec.to_dict(),
+        })
+    plan = plan_chunks(cfg, splits)
+    labels = split_labels(d)
+    factory = EventFactory(cfg)
+    item_shape = _item_shape(cfg, spec)
+    summary: dict[str, Any] = {"output": str(out), "kind": d.kind, "splits": {}}
+    done = 0
+    for split in splits:
+        folder = out / split
+        folder.mkdir(parents=True, exist_ok=True)
+        old_index: dict[str, Any] = {}
+        if (folder / "index.json").is_file():
+            try:
+                old_index = store.read_index(folder)
+            except Hepc9Error:
+                old_index = {}
+        old_entries = {c["number"]: c for c in old_index.get("chunks", [])}
+        entries: list[dict[str, Any]] = []
+        written = reused = 0
+        for task in plan[split]:
+            expect = np.full(task.count, task.label, np.float32)
+            prev = old_entries.get(task.number)
+            ok = store.check_chunk(folder, task.number, count=task.count, item_shape=item_shape,
+                                   dtype=d.dtype, labels=expect, digests=prev)
+            extra = {"label": task.label, "label_index": task.label_index, "chunk": task.chunk,
+                     "spawn_key": list(task.spawn_key), "stage": task.stage}
+            if ok:
+                xname, yname = store.chunk_files(task.number)
+                entry = prev or {
+                    "number": task.number, "x": xname, "y": yname, "count": task.count,
+                    "labels": [task.label],
+                    "x_digest": store._digest(folder / xname),
+                    "y_digest": store._digest(folder / yname),
+                }
+                entry.update(extra)
+                reused += 1
+            else:
+                if (folder / "index.json").exists():
+                    (folder / "index.json").unlink()  # the folder is incomplete from now on
+                x, y = make_chunk(cfg, task, spec, factory)
+                entry = store.write_chunk(folder, task.number, x, y, dtype=d.dtype, extra=extra)
+                written += 1
+            entries.append(entry)
+            done += task.count
+            if progress is not None:
+                progress(done)
+        store.write_index(folder, _split_index(cfg, split, spec, entries, labels[split]))
+        summary["splits"][split] = {
+            "items": int(sum(t.count for t in plan[split])), "chunks": len(plan[split]),
+            "written": written, "reused": reused, "labels": len(labels[split]),
+        }
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def total_items(cfg: Any, splits: tuple[str, ...] = SPLITS) -> int:
+    """Return the number of items a build makes (for progress bars)."""
+    return sum(t.count for tasks in plan_chunks(cfg, splits).values() for t in tasks)
+
+
+__all__ += ["ChunkEvents", "build_digest", "total_items"]

@@ -1,0 +1,183 @@
+"""Numpy batch sources for training: fresh images from the sampler, or a stored dataset.
+
+Both sources are indexable by ``(epoch, batch)`` and deterministic in it, which is what a
+``keras.utils.PyDataset`` wrapper (in :mod:`hepc9.train`) needs; neither imports Keras.
+
+* :class:`ImageStream` draws every batch from the sampler on the fly, so training data need
+  not be stored (paper scale is ≈ 2×10⁹ events).  Batch ``b`` of epoch ``e`` uses the stream
+  ``SeedSequence(seed, spawn_key=(stage "stream", 0, e, b))``: child 0 draws the labels (from
+  the grid, or uniformly on an interval for continuous labels), child ``1 + i`` the events of
+  image ``i``.  Images never share events.
+* :class:`DatasetBatches` reads shuffled batches from memory-mapped chunks (float16 on disk,
+  float32 per batch); the permutation of epoch ``e`` comes from the keys ``(1, e)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from hepc9.datasets.build import EventFactory, _child
+from hepc9.datasets.labels import label_grid
+from hepc9.datasets.sets import SetSpec, make_sets
+from hepc9.datasets.store import Dataset
+from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
+from hepc9.errors import ConfigError
+from hepc9.seeding import seed_sequence
+
+__all__ = ["DatasetBatches", "ImageStream"]
+
+
+class ImageStream:
+    """Endless fresh images (or event sets) with their δC9 labels.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration (sampler, detector and ``[datasets]`` settings, ``seed``).
+    spec : ImageSpec or SetSpec
+        Geometry/channels or set features with a fixed normalisation (e.g. the ``spec`` of a
+        stored dataset, so that streamed and stored items agree).
+    batch_size : int
+        Items per batch.
+    batches_per_epoch : int
+        Length of an epoch (``len(stream)``).
+    labels : {"grid", "continuous"}
+        Draw labels uniformly from the label grid, or uniformly on ``label_range``.
+    label_range : (float, float), optional
+        Interval of continuous labels; default the grid's span.
+    grid : sequence of float, optional
+        Label grid; default the ``[datasets]`` grid.
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        spec: ImageSpec | SetSpec,
+        *,
+        batch_size: int,
+        batches_per_epoch: int,
+        labels: str = "grid",
+        label_range: tuple[float, float] | None = None,
+        grid: Sequence[float] | None = None,
+    ) -> None:
+        if batch_size <= 0 or batches_per_epoch <= 0:
+            raise ConfigError("batch_size and batches_per_epoch must be positive")
+        if labels not in ("grid", "continuous"):
+            raise ConfigError(f"labels = {labels!r} must be 'grid' or 'continuous'")
+        self.cfg = cfg
+        self.spec = spec
+        self.batch_size = int(batch_size)
+        self.batches_per_epoch = int(batches_per_epoch)
+        self.labels = labels
+        d = cfg.datasets
+        self.grid = (np.asarray(grid, np.float64) if grid is not None
+                     else label_grid(d.grid, d.labels))
+        lo, hi = label_range if label_range is not None else (self.grid.min(), self.grid.max())
+        if not lo < hi and labels == "continuous":
+            raise ConfigError(f"label_range ({lo}, {hi}) must have low below high")
+        self.label_range = (float(lo), float(hi))
+        self.factory = EventFactory(cfg)
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return batch ``index`` of ``epoch`` as ``(x float32, y float32)``.
+
+        Parameters
+        ----------
+        epoch, index : int
+            Non-negative keys of the batch's random stream.
+
+        Returns
+        -------
+        x : ndarray
+            ``(batch_size, X, Y, Z, C)`` images or ``(batch_size, n, F)`` sets.
+        y : ndarray
+            ``(batch_size,)`` δC9 labels.
+        """
+        ss = seed_sequence(self.cfg.seed, "stream", 0, int(epoch), int(index))
+        gen = np.random.Generator(np.random.PCG64(_child(ss, 0)))
+        if self.labels == "grid":
+            y = gen.choice(self.grid, size=self.batch_size)
+        else:
+            y = gen.uniform(*self.label_range, size=self.batch_size)
+        parts = [self.factory.draw(_child(ss, 1 + i), float(y[i]), 1)
+                 for i in range(self.batch_size)]
+        if isinstance(self.spec, SetSpec):
+            x = np.stack([make_sets(p.signal, self.spec, n_sets=1)[0] for p in parts])
+        else:
+            xs = []
+            for p in parts:
+                kw: dict[str, Any] = {}
+                if self.spec.uses_background:
+                    kw = {"background": p.background, "background_offsets": p.background_offsets,
+                          "background_scale": p.background_scale}
+                xs.append(voxelize_batch(p.signal, self.spec, n_images=1,
+                                         threads=self.cfg.datasets.threads, **kw)[0])
+            x = np.stack(xs)
+        return x.astype(np.float32, copy=False), y.astype(np.float32)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        epoch = 0
+        while True:
+            for index in range(self.batches_per_epoch):
+                yield self.batch(epoch, index)
+            epoch += 1
+
+
+class DatasetBatches:
+    """Shuffled float32 batches from a stored dataset.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        An opened dataset (:func:`hepc9.datasets.store.open_dataset`).
+    batch_size : int
+        Items per batch.
+    shuffle : bool
+        Shuffle each epoch (seeded by ``seed`` and the epoch).
+    seed : int
+        Master seed of the permutations.
+    drop_last : bool
+        Leave out a final short batch.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        if batch_size <= 0:
+            raise ConfigError(f"batch_size = {batch_size} must be positive")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Return the item order of ``epoch``, ``(N,)`` int64."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n, dtype=np.int64)
+        gen = np.random.Generator(np.random.PCG64(seed_sequence(self.seed, "stream", 1, epoch)))
+        return gen.permutation(n).astype(np.int64)
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return batch ``index`` of ``epoch`` as ``(x float32, y float32)``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range (epoch has {len(self)})")
+        idx = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.dataset.batch(idx)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        epoch = 0
+        while True:
+            for index in range(len(self)):
+                yield self.batch(epoch, index)
+            epoch += 1

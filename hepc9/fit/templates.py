@@ -1,0 +1,341 @@
+"""Smooth background templates fitted to Mbc-sideband events (physics.md §8).
+
+The combinatorial background is smooth and featureless, so its density in
+x = (q², cosθℓ, cosθK, χ) is modelled as a factorised exponential of low-order terms::
+
+    g(x; a) = exp[ Σ_k a_qk P_k(u) + Σ_k a_lk P_k(cosθℓ) + Σ_k a_Kk P_k(cosθK)
+                   + Σ_j (a_cj cos jχ + a_sj sin jχ) ],     u = 2 (q² − q²_lo)/(q²_hi − q²_lo) − 1
+
+(P_k Legendre polynomials, k ≥ 1).  The exponential keeps the density positive for any
+coefficients and makes the sideband likelihood concave in a, so the template fit is a convex
+problem solved by Newton's method with the exact Hessian (scipy ``trust-exact``).
+
+Normalisation:
+
+* without acceptance, b(x) = g(x)/Z with Z = Π_d ∫ g_d, each one-dimensional integral by
+  128-point Gauss–Legendre quadrature (Legendre terms) or the 128-point trapezoid rule
+  (periodic χ), both exact to rounding for these smooth integrands;
+* with an :class:`~hepc9.fit.acceptance.AcceptanceSample`, the background is modelled as
+  b(x) = ε(x) g(x) / ∫ ε g (the sideband events pass the same acceptance as the signal), so ε
+  cancels from the signal+background likelihood; ∫ ε g is the Monte Carlo sum Σ w_i g(x_i)
+  over the acceptance sample, in the same units as the signal normalisation.
+
+The statistical uncertainty of the template coefficients is not propagated into the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hepc9.errors import DataError
+
+__all__ = ["BackgroundTemplate", "fit_template", "template_features"]
+
+_NODES = 128
+_TWO_PI = 2.0 * math.pi
+
+
+def _legendre_terms(u: np.ndarray, order: int) -> list[np.ndarray]:
+    """Return [P_1(u), ..., P_order(u)] by the three-term recurrence."""
+    out: list[np.ndarray] = []
+    p_prev, p = np.ones_like(u), u
+    for k in range(1, order + 1):
+        out.append(p)
+        p_prev, p = p, ((2 * k + 1) * u * p - k * p_prev) / (k + 1)
+    return out
+
+
+def _dimension_features(
+    values: np.ndarray, dim: int, order: int, q2_range: tuple[float, float]
+) -> list[np.ndarray]:
+    if dim == 0:
+        lo, hi = q2_range
+        return _legendre_terms(2.0 * (values - lo) / (hi - lo) - 1.0, order)
+    if dim in (1, 2):
+        return _legendre_terms(values, order)
+    terms: list[np.ndarray] = []
+    for j in range(1, order + 1):
+        terms.extend((np.cos(j * values), np.sin(j * values)))
+    return terms
+
+
+def template_features(
+    events: Mapping[str, np.ndarray],
+    orders: Sequence[int],
+    q2_range: tuple[float, float],
+) -> np.ndarray:
+    """Return the feature matrix Φ(x) of the exponential template.
+
+    Parameters
+    ----------
+    events : mapping of str to ndarray
+        ``q2 costheta_l costheta_k chi``, shape (n,).
+    orders : (int, int, int, int)
+        Polynomial orders in q², cosθℓ, cosθK and the number of χ harmonics.
+    q2_range : (float, float)
+        Window in GeV² mapped to u ∈ [−1, 1].
+
+    Returns
+    -------
+    ndarray, shape (n, F), float64
+        F = o_q + o_ℓ + o_K + 2 o_χ.
+    """
+    cols = ("q2", "costheta_l", "costheta_k", "chi")
+    feats: list[np.ndarray] = []
+    for dim, (col, order) in enumerate(zip(cols, orders, strict=True)):
+        feats.extend(
+            _dimension_features(np.asarray(events[col], dtype=np.float64), dim, order, q2_range)
+        )
+    n = np.asarray(events["q2"]).size
+    if not feats:
+        return np.zeros((n, 0))
+    return np.stack(feats, axis=1)
+
+
+def _quadrature_sets(
+    orders: Sequence[int], q2_range: tuple[float, float]
+) -> list[tuple[np.ndarray, np.ndarray, slice]]:
+    """Per-dimension (features, weights, feature slice) for the factorised normalisation."""
+    x, w = np.polynomial.legendre.leggauss(_NODES)
+    sets = []
+    start = 0
+    for dim, order in enumerate(orders):
+        nfeat = 2 * order if dim == 3 else order
+        if dim == 0:
+            lo, hi = q2_range
+            nodes, weights = lo + (x + 1.0) * (hi - lo) / 2.0, w * (hi - lo) / 2.0
+        elif dim in (1, 2):
+            nodes, weights = x, w
+        else:
+            nodes = np.arange(_NODES) * (_TWO_PI / _NODES)
+            weights = np.full(_NODES, _TWO_PI / _NODES)
+        feats = _dimension_features(nodes, dim, order, q2_range)
+        phi = np.stack(feats, axis=1) if feats else np.zeros((_NODES, 0))
+        sets.append((phi, weights, slice(start, start + nfeat)))
+        start += nfeat
+    return sets
+
+
+def _log_sum(phi: np.ndarray, w: np.ndarray, a: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Return ln Σ w exp(Φa), its gradient and Hessian in a."""
+    z = phi @ a
+    zmax = float(z.max()) if z.size else 0.0
+    e = w * np.exp(z - zmax)
+    s = float(e.sum())
+    p = e / s
+    mean = p @ phi
+    cov = (phi * p[:, None]).T @ phi - np.outer(mean, mean)
+    return math.log(s) + zmax, mean, cov
+
+
+@dataclass(frozen=True)
+class BackgroundTemplate:
+    """A fitted background template.
+
+    Attributes
+    ----------
+    orders : (int, int, int, int)
+        Orders in q², cosθℓ, cosθK and χ harmonics.
+    coefficients : tuple of float
+        The F coefficients a.
+    q2_range : (float, float)
+        Window in GeV².
+    acceptance_corrected : bool
+        True when fitted relative to an acceptance sample (b = ε g / ∫ ε g).
+    log_norm : float
+        ln Z of the plain density (without acceptance; NaN otherwise).
+    n_events : int
+        Sideband events used.
+    """
+
+    orders: tuple[int, int, int, int]
+    coefficients: tuple[float, ...]
+    q2_range: tuple[float, float]
+    acceptance_corrected: bool = False
+    log_norm: float = math.nan
+    n_events: int = 0
+
+    def log_shape(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ln g(x) (unnormalised), shape (n,)."""
+        return template_features(events, self.orders, self.q2_range) @ np.asarray(self.coefficients)
+
+    def density(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return the normalised density b(x) over the window (no acceptance), shape (n,).
+
+        Units: per GeV² per unit cosθℓ per unit cosθK per radian.
+        """
+        if self.acceptance_corrected:
+            raise DataError(
+                "this template is relative to an acceptance; use density_for_fit(acceptance=...)"
+            )
+        return np.exp(self.log_shape(events) - self.log_norm)
+
+    def density_for_fit(
+        self, events: Mapping[str, np.ndarray], *, acceptance: Any = None
+    ) -> np.ndarray:
+        """Return the background term G_e of the fit likelihood, shape (n,).
+
+        Parameters
+        ----------
+        events : mapping of str to ndarray
+            Events in the fit window.
+        acceptance : AcceptanceSample, optional
+            Must be given exactly when the template was fitted with an acceptance sample.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            b(x_e) without acceptance; g(x_e)/Σ w_i g(x_i) with it (the units of the
+            acceptance-corrected signal term).
+        """
+        if acceptance is None:
+            if self.acceptance_corrected:
+                raise DataError(
+                    "the background template was fitted relative to an acceptance sample; "
+                    "the fit needs the same acceptance (--efficiency)"
+                )
+            return self.density(events)
+        if not self.acceptance_corrected:
+            raise DataError(
+                "the background template was fitted without acceptance but the fit uses one; "
+                "refit the template with the acceptance sample"
+            )
+        acceptance.check_window(self.q2_range)
+        log_norm = self._acceptance_log_norm(acceptance)
+        return np.exp(self.log_shape(events) - log_norm)
+
+    def _acceptance_log_norm(self, acceptance: Any) -> float:
+        phi = template_features(acceptance.points, self.orders, self.q2_range)
+        return _log_sum(phi, acceptance.weights, np.asarray(self.coefficients))[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-compatible data."""
+        return {
+            "orders": list(self.orders),
+            "coefficients": list(self.coefficients),
+            "q2_range": list(self.q2_range),
+            "acceptance_corrected": self.acceptance_corrected,
+            "log_norm": self.log_norm,
+            "n_events": self.n_events,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackgroundTemplate:
+        """Rebuild a template from :meth:`to_dict` output."""
+        return cls(
+            orders=tuple(int(o) for o in data["orders"]),  # type: ignore[arg-type]
+            coefficients=tuple(float(c) for c in data["coefficients"]),
+            q2_range=(float(data["q2_range"][0]), float(data["q2_range"][1])),
+            acceptance_corrected=bool(data["acceptance_corrected"]),
+            log_norm=float(data["log_norm"]),
+            n_events=int(data.get("n_events", 0)),
+        )
+
+
+def fit_template(
+    sideband: Mapping[str, np.ndarray],
+    *,
+    q2_range: Sequence[float] | None = None,
+    orders: Sequence[int] = (2, 2, 2, 1),
+    acceptance: Any = None,
+    outside: str = "drop",
+    min_events: int = 20,
+) -> BackgroundTemplate:
+    """Fit the exponential-polynomial background template to sideband events.
+
+    Parameters
+    ----------
+    sideband : mapping of str to ndarray
+        Sideband events (``q2 costheta_l costheta_k chi``), shape (n,).
+    q2_range : (float, float), optional
+        Fit window in GeV² (default the full kinematic range of the seed model).
+    orders : (int, int, int, int)
+        Orders in q², cosθℓ, cosθK and χ harmonics (each ≥ 0).
+    acceptance : AcceptanceSample, optional
+        Fit the shape relative to this acceptance (see the module docstring).
+    outside : {"drop", "raise"}
+        Sideband events outside the window are dropped (default, with a warning) or rejected.
+    min_events : int
+        Smallest usable sideband sample.
+
+    Returns
+    -------
+    BackgroundTemplate
+    """
+    from scipy.optimize import minimize
+
+    from hepc9.fit.likelihood import resolve_q2_range, select_window
+
+    ords = tuple(int(o) for o in orders)
+    if len(ords) != 4 or any(o < 0 for o in ords):
+        raise DataError(f"template orders {tuple(orders)} must be four non-negative integers")
+    window = resolve_q2_range(q2_range)
+    if acceptance is not None:
+        acceptance.check_window(window)
+    ev, _ = select_window(sideband, window, outside=outside, what="sideband events")  # type: ignore[arg-type]
+    n = ev["q2"].size
+    if n < min_events:
+        raise DataError(f"only {n} sideband events in the window; at least {min_events} are needed")
+    phi = template_features(ev, ords, window)
+    nfeat = phi.shape[1]
+    mean_phi = phi.mean(axis=0)
+    if acceptance is not None:
+        norm_sets = [
+            (
+                template_features(acceptance.points, ords, window),
+                acceptance.weights,
+                slice(0, nfeat),
+            )
+        ]
+    else:
+        norm_sets = _quadrature_sets(ords, window)
+
+    def objective(a: np.ndarray) -> tuple[float, np.ndarray]:
+        val = -float(mean_phi @ a)
+        grad = -mean_phi.copy()
+        for ph, w, sl in norm_sets:
+            if ph.shape[1] == 0:
+                continue
+            ls, g, _ = _log_sum(ph, w, a[sl])
+            val += ls
+            grad[sl] += g
+        return val, grad
+
+    def hessian(a: np.ndarray) -> np.ndarray:
+        h = np.zeros((nfeat, nfeat))
+        for ph, w, sl in norm_sets:
+            if ph.shape[1] == 0:
+                continue
+            h[sl, sl] += _log_sum(ph, w, a[sl])[2]
+        return h
+
+    a0 = np.zeros(nfeat)
+    if nfeat:
+        res = minimize(objective, a0, jac=True, hess=hessian, method="trust-exact")
+        if not res.success or not np.all(np.isfinite(res.x)):
+            raise DataError(
+                f"background template fit to {n} sideband events did not converge ({res.message}); "
+                "lower the template orders"
+            )
+        a = res.x
+    else:
+        a = a0
+    log_norm = math.nan
+    if acceptance is None:
+        log_norm = sum(
+            _log_sum(ph, w, a[sl])[0] if ph.shape[1] else math.log(float(w.sum()))
+            for ph, w, sl in norm_sets
+        )
+    return BackgroundTemplate(
+        orders=ords,  # type: ignore[arg-type]
+        coefficients=tuple(float(x) for x in a),
+        q2_range=window,
+        acceptance_corrected=acceptance is not None,
+        log_norm=float(log_norm),
+        n_events=int(n),
+    )

@@ -1,0 +1,109 @@
+"""Choice of the Keras backend before Keras is first imported.
+
+Precedence (design.md §4): the ``--backend`` option, then ``[train] backend`` of the
+configuration (``"auto"`` defers), then the ``KERAS_BACKEND`` environment variable, then
+``tensorflow``.  Keras reads ``KERAS_BACKEND`` once, at its first import, so the choice must be
+made before that; once Keras is loaded, asking for another backend is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hepc9.errors import BackendError
+
+__all__ = ["BACKENDS", "active", "resolve", "select"]
+
+#: Backends Keras 3 can run hepc9 models on.
+BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
+
+
+def resolve(*names: str | None) -> str:
+    """Return the backend that the precedence rule picks.
+
+    Parameters
+    ----------
+    *names : str or None
+        Requests in decreasing priority (e.g. the command-line option, then the configuration
+        value); ``None`` and ``"auto"`` defer to the next one.
+
+    Returns
+    -------
+    str
+        One of :data:`BACKENDS`: the first definite request, else ``KERAS_BACKEND``, else
+        ``"tensorflow"``.
+
+    Raises
+    ------
+    BackendError
+        If a request or ``KERAS_BACKEND`` names an unknown backend.
+    """
+    for name in (*names, os.environ.get("KERAS_BACKEND")):
+        if name is None or name == "auto" or name == "":
+            continue
+        if name not in BACKENDS:
+            import difflib
+
+            close = difflib.get_close_matches(name, BACKENDS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise BackendError(
+                f"unknown Keras backend '{name}'; choose one of {', '.join(BACKENDS)}{hint}"
+            )
+        return name
+    return "tensorflow"
+
+
+def active() -> str | None:
+    """Return the backend of the loaded Keras, or ``None`` when Keras is not imported yet."""
+    if "keras" not in sys.modules:
+        return None
+    import keras
+
+    return str(keras.backend.backend())
+
+
+def select(name: str | None = None) -> str:
+    """Make ``name`` the Keras backend, before Keras is imported.
+
+    Parameters
+    ----------
+    name : str, optional
+        ``"tensorflow"``, ``"jax"``, ``"torch"``, or ``None``/``"auto"`` for the precedence
+        rule (``KERAS_BACKEND``, else TensorFlow; an already loaded Keras is accepted as is).
+
+    Returns
+    -------
+    str
+        The backend in use.
+
+    Raises
+    ------
+    BackendError
+        If Keras is already loaded with a different backend, or the backend cannot be imported.
+    """
+    loaded = active()
+    if loaded is not None:
+        if name in (None, "auto") or name == loaded:
+            return loaded
+        wanted = resolve(name)
+        if wanted != loaded:
+            raise BackendError(
+                f"Keras is already loaded with the '{loaded}' backend, cannot switch to "
+                f"'{wanted}'; choose the backend before anything imports keras (new process, or "
+                f"KERAS_BACKEND={wanted})"
+            )
+        return loaded
+    wanted = resolve(name)
+    os.environ["KERAS_BACKEND"] = wanted
+    try:
+        import keras
+    except ImportError as err:
+        raise BackendError(
+            f"cannot import Keras with the '{wanted}' backend: {err}; install keras and "
+            f"{wanted}, or pick another backend with --backend"
+        ) from err
+    got = str(keras.backend.backend())
+    if got != wanted:  # pragma: no cover - keras ignoring KERAS_BACKEND
+        raise BackendError(f"Keras started with backend '{got}' instead of '{wanted}'")
+    return got

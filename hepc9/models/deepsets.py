@@ -1,0 +1,89 @@
+"""Deep Sets regressing δC9 from a set of events (papers/003).
+
+ŷ = ρ(mean_i φ(x_i)): the per-event network φ (Dense + ReLU layers) is applied to every event
+of the set, the outputs are averaged over the events, and the set network ρ maps the average to
+one linear output.  The mean makes the model invariant under permutations of the events and
+independent of the set size.  With ``mask_padding`` rows whose features are all exactly zero are
+padding and are left out of the mean, so sets of different sizes share one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+__all__ = ["SetMeanPooling", "build"]
+
+
+@keras.saving.register_keras_serializable(package="hepc9")
+class SetMeanPooling(layers.Layer):
+    """Mean over the event axis of a batch of sets, optionally ignoring padding rows.
+
+    Parameters
+    ----------
+    mask_padding : bool
+        Leave out events whose input features are all zero.
+    **kwargs
+        Passed to :class:`keras.layers.Layer`.
+
+    Notes
+    -----
+    Called on ``[h, x]`` with ``h`` of shape (batch, n, H) (per-event embeddings) and ``x`` of
+    shape (batch, n, F) (the raw inputs, used only for the padding mask); returns
+    (batch, H).
+    """
+
+    def __init__(self, mask_padding: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mask_padding = bool(mask_padding)
+
+    def call(self, inputs: Any) -> Any:  # noqa: D102
+        h, x = inputs
+        if not self.mask_padding:
+            return ops.mean(h, axis=1)
+        keep = ops.cast(ops.any(ops.not_equal(x, 0), axis=-1), h.dtype)[..., None]
+        total = ops.sum(h * keep, axis=1)
+        count = ops.maximum(ops.sum(keep, axis=1), ops.cast(1, h.dtype))
+        return total / count
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:  # noqa: D102
+        h_shape = input_shape[0]
+        return (h_shape[0], h_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:  # noqa: D102
+        return {**super().get_config(), "mask_padding": self.mask_padding}
+
+
+def build(input_shape: tuple[int, ...], cfg: Any) -> keras.Model:
+    """Build the uncompiled Deep Sets model.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(n, F)``: events per set (``None`` or any size works at call time when the model is
+        rebuilt with it) and features per event.
+    cfg : hepc9.config.ModelConfig
+        Uses ``phi_units``, ``rho_units`` and ``mask_padding``.
+
+    Returns
+    -------
+    keras.Model
+        Maps float32 ``(batch, n, F)`` to ``(batch, 1)`` (standardised δC9).
+    """
+    from hepc9.errors import ShapeError
+
+    if len(input_shape) != 2:
+        raise ShapeError(
+            f"deepsets needs set items of shape (n_events, n_features), got {tuple(input_shape)}"
+        )
+    inputs = keras.Input(shape=(None, int(input_shape[1])), name="events")
+    h = inputs
+    for i, units in enumerate(cfg.phi_units):
+        h = layers.Dense(units, activation="relu", name=f"phi_{i}")(h)
+    z = SetMeanPooling(cfg.mask_padding, name="mean_pool")([h, inputs])
+    for i, units in enumerate(cfg.rho_units):
+        z = layers.Dense(units, activation="relu", name=f"rho_{i}")(z)
+    outputs = layers.Dense(1, activation="linear", dtype="float32", name="dc9")(z)
+    return keras.Model(inputs, outputs, name="deepsets")

@@ -1,0 +1,160 @@
+"""Event-by-event classifier over the δC9 label grid, combined into a set posterior (papers/003).
+
+A per-event network (Dense + ReLU layers) gives logits over the K grid values of δC9.  Trained
+with the cross-entropy on events drawn equally from every grid value, softmax(logits) estimates
+p(δC9_k | x) under a flat prior, so for a set of independent events
+
+    log p(δC9_k | x_1..x_n) = Σ_i log_softmax(logits_i)_k − (n − 1) log(1/K) + const,
+
+and, the second term being the same for every k, the normalised set posterior is
+softmax over k of Σ_i log_softmax(logits_i)_k.  The point estimate is the posterior mean of the
+δC9 *values* (never grid indices), the spread its standard deviation, and the interval the
+posterior quantiles.  The combination functions here are plain numpy (float64, log-sum-exp),
+usable without Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["build", "log_softmax", "posterior_summary", "set_log_posterior"]
+
+
+def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
+    """Build the uncompiled per-event classifier.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(F,)`` features per event.
+    cfg : hepc9.config.ModelConfig
+        Uses ``event_units``.
+    n_classes : int
+        Number K of δC9 grid values.
+
+    Returns
+    -------
+    keras.Model
+        Maps float32 ``(batch, F)`` to logits ``(batch, K)``.
+    """
+    import keras
+    from keras import layers
+
+    from hepc9.errors import ConfigError, ShapeError
+
+    if len(input_shape) != 1:
+        raise ShapeError(
+            f"the event model needs items of shape (n_features,), got {tuple(input_shape)}"
+        )
+    if n_classes < 2:
+        raise ConfigError(f"the event model needs at least 2 δC9 grid values, got {n_classes}")
+    inputs = keras.Input(shape=(int(input_shape[0]),), name="event")
+    h = inputs
+    for i, units in enumerate(cfg.event_units):
+        h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
+    outputs = layers.Dense(int(n_classes), dtype="float32", name="logits")(h)
+    return keras.Model(inputs, outputs, name="event_classifier")
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Return log softmax of ``logits`` along ``axis`` (float64, stable for any magnitude).
+
+    Parameters
+    ----------
+    logits : ndarray
+        Any shape.
+    axis : int
+        Class axis.
+
+    Returns
+    -------
+    ndarray
+        Same shape, float64; ``exp`` sums to 1 along ``axis``.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    m = np.max(z, axis=axis, keepdims=True)
+    shifted = z - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def set_log_posterior(
+    logits: np.ndarray, *, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Combine per-event logits of sets into normalised log posteriors over the grid.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (..., n, K)
+        Per-event logits; the second-to-last axis runs over the events of a set.
+    mask : ndarray of bool, shape (..., n), optional
+        Events to use (``False`` = padding).
+
+    Returns
+    -------
+    ndarray, shape (..., K), float64
+        log p(δC9_k | set) with a flat prior, normalised so that ``exp`` sums to 1.
+    """
+    lp = log_softmax(logits, axis=-1)
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != lp.shape[:-1]:
+            from hepc9.errors import ShapeError
+
+            raise ShapeError(f"mask shape {m.shape} does not match the events {lp.shape[:-1]}")
+        lp = np.where(m[..., None], lp, 0.0)
+    return log_softmax(np.sum(lp, axis=-2), axis=-1)
+
+
+def posterior_summary(
+    log_posterior: np.ndarray, grid: Sequence[float] | np.ndarray, *,
+    quantiles: tuple[float, float] = (0.16, 0.84),
+) -> dict[str, np.ndarray]:
+    """Point estimates and intervals from log posteriors over the δC9 grid.
+
+    Parameters
+    ----------
+    log_posterior : ndarray, shape (..., K)
+        Normalised (or unnormalised) log posteriors.
+    grid : array_like, shape (K,)
+        δC9 value of each class (strictly increasing).
+    quantiles : (float, float)
+        Lower and upper posterior quantiles of the interval.
+
+    Returns
+    -------
+    dict of ndarray, each shape (...)
+        ``mean`` and ``std`` (posterior mean and standard deviation of δC9), ``mode`` (grid
+        value of the largest posterior), ``lower`` and ``upper`` (quantiles, interpolated
+        linearly in the cumulative distribution with each grid value's mass centred on it,
+        between the grid values that carry mass).
+    """
+    g = np.asarray(grid, dtype=np.float64)
+    lp = log_softmax(log_posterior, axis=-1)
+    if g.ndim != 1 or g.shape[0] != lp.shape[-1]:
+        from hepc9.errors import ShapeError
+
+        raise ShapeError(f"grid of shape {g.shape} does not match {lp.shape[-1]} classes")
+    if np.any(np.diff(g) <= 0):
+        from hepc9.errors import DataError
+
+        raise DataError("the δC9 grid must be strictly increasing")
+    p = np.exp(lp)
+    mean = np.sum(p * g, axis=-1)
+    var = np.maximum(np.sum(p * (g - mean[..., None]) ** 2, axis=-1), 0.0)
+    cdf = (np.cumsum(p, axis=-1) - 0.5 * p).reshape(-1, g.size)
+    flat_p = p.reshape(-1, g.size)
+    out_q = []
+    for q in quantiles:
+        # interpolate between grid values that carry mass, so a point mass gives its value
+        vals = [np.interp(q, c[w > 0], g[w > 0]) for c, w in zip(cdf, flat_p, strict=True)]
+        out_q.append(np.array(vals).reshape(mean.shape))
+    return {
+        "mean": mean,
+        "std": np.sqrt(var),
+        "mode": g[np.argmax(p, axis=-1)],
+        "lower": out_q[0],
+        "upper": out_q[1],
+    }

@@ -1,0 +1,329 @@
+"""Fit stage: event files → unbinned fit result (JSON); and the Cramér–Rao bound.
+
+:func:`fit_file` reads native or foreign ntuples (:func:`hepc9.rootio.load_events`), optionally
+an efficiency simulation sample (reconstructed, with truth columns and the generation point in
+its metadata) and a Mbc-sideband sample, builds the acceptance normalisation and the background
+template, fits (:mod:`hepc9.fit.likelihood`) and writes the result atomically.
+:func:`crb` evaluates the Cramér–Rao bound with the same inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hepc9.config import Config
+from hepc9.errors import DataError, OutputExistsError
+
+__all__ = ["crb", "fit_file", "load_acceptance", "load_template", "write_json"]
+
+log = logging.getLogger(__name__)
+
+_SHIFTS = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
+
+
+def write_json(
+    path: str | os.PathLike[str], data: Mapping[str, Any], *, overwrite: bool = False
+) -> Path:
+    """Write JSON atomically (temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    path : path-like
+        Output file.
+    data : mapping
+        JSON-compatible data.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+    """
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _window(config: Config, q2_range: Sequence[float] | None) -> tuple[float, float] | None:
+    if q2_range is not None:
+        return float(q2_range[0]), float(q2_range[1])
+    f = config.fit
+    if f.q2_min is None and f.q2_max is None:
+        return None
+    from hepc9.fit.likelihood import resolve_q2_range
+    from hepc9.physics.constants import model_constants
+
+    full = resolve_q2_range(None, model_constants(config.physics.constants))
+    return (
+        full[0] if f.q2_min is None else f.q2_min,
+        full[1] if f.q2_max is None else f.q2_max,
+    )
+
+
+def _read(paths: Any, config: Config, layout: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    from hepc9.rootio import load_events
+
+    return load_events(paths, layout=layout, ingest=config.ingest)
+
+
+def load_acceptance(
+    path: Any,
+    *,
+    config: Config,
+    q2_range: Sequence[float] | None,
+    layout: str = "auto",
+    generated_at: Mapping[str, float] | None = None,
+) -> Any:
+    """Read an efficiency simulation sample and build its :class:`AcceptanceSample`.
+
+    Parameters
+    ----------
+    path : path-like or sequence
+        Reconstructed simulation file(s).
+    config : Config
+    q2_range : (float, float) or None
+        Fit window.
+    layout : str
+        Input layout (see :func:`hepc9.rootio.load_events`).
+    generated_at : mapping, optional
+        Generation point; default from the file metadata.
+
+    Returns
+    -------
+    AcceptanceSample
+    """
+    from hepc9.fit.acceptance import acceptance_sample
+    from hepc9.physics.constants import model_constants
+
+    sim, meta = _read(path, config, layout)
+    if generated_at is None:
+        missing = [k for k in _SHIFTS if k not in meta]
+        if missing:
+            raise DataError(
+                f"the efficiency sample {path} has no generation point ({', '.join(missing)}) in "
+                "its metadata; it must be a hepc9 simulation file"
+            )
+        generated_at = {k: float(meta[k]) for k in _SHIFTS}
+    return acceptance_sample(
+        sim,
+        generated_at=generated_at,
+        q2_range=q2_range,
+        constants=model_constants(config.physics.constants),
+        evaluate=config.fit.efficiency_evaluate,
+        use_mkpi=config.fit.use_mkpi,
+    )
+
+
+def load_template(
+    path: Any,
+    *,
+    config: Config,
+    q2_range: Sequence[float] | None,
+    acceptance: Any = None,
+    layout: str = "auto",
+) -> Any:
+    """Read sideband events and fit the background template to them.
+
+    Parameters
+    ----------
+    path : path-like or sequence
+        Sideband file(s).
+    config : Config
+    q2_range : (float, float) or None
+    acceptance : AcceptanceSample, optional
+    layout : str
+
+    Returns
+    -------
+    BackgroundTemplate
+    """
+    from hepc9.fit.templates import fit_template
+
+    sb, _ = _read(path, config, layout)
+    return fit_template(
+        sb,
+        q2_range=q2_range,
+        orders=config.fit.template_orders,
+        acceptance=acceptance,
+        outside="drop",
+    )
+
+
+def fit_file(
+    paths: Any,
+    *,
+    config: Config,
+    free: Sequence[str] | str | None = None,
+    q2_range: Sequence[float] | None = None,
+    efficiency: Any = None,
+    sideband: Any = None,
+    background_fraction: float | None = None,
+    fraction_error: float | None = None,
+    fix_fraction: bool | None = None,
+    minos: bool | None = None,
+    layout: str = "auto",
+    output: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Any:
+    """Fit Wilson-coefficient shifts to the events of one or more files.
+
+    Parameters
+    ----------
+    paths : path-like or sequence
+        Event files or globs (native or foreign layouts).
+    config : Config
+        ``[fit]`` supplies every default not given here.
+    free : sequence of str or str, optional
+        Free shifts.
+    q2_range : (float, float), optional
+        Fit window in GeV².
+    efficiency : path-like, optional
+        Reconstructed simulation sample for the acceptance normalisation.
+    sideband : path-like, optional
+        Mbc-sideband sample for the background template.
+    background_fraction, fraction_error, fix_fraction : optional
+        Background fraction start/fixed value, Gaussian constraint σ, fixed flag.
+    minos : bool, optional
+        Run MINOS.
+    layout : str
+        Input layout of all files.
+    output : path-like, optional
+        JSON output (written atomically).
+    overwrite : bool
+        Replace an existing output.
+
+    Returns
+    -------
+    FitResult
+    """
+    from hepc9.fit.likelihood import fit_events
+    from hepc9.physics.constants import model_constants
+
+    fc = config.fit
+    if output is not None and Path(output).exists() and not overwrite:
+        raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
+    constants = model_constants(config.physics.constants)
+    window = _window(config, q2_range)
+    events, meta = _read(paths, config, layout)
+    log.info("read %d events from %s", len(events.get("q2", ())), paths)
+    acc = None
+    if efficiency is not None:
+        acc = load_acceptance(efficiency, config=config, q2_range=window, layout=layout)
+        log.info("acceptance sample: %d events (effective %.0f)", acc.n_events, acc.effective_size)
+    template = None
+    if sideband is not None:
+        template = load_template(
+            sideband, config=config, q2_range=window, acceptance=acc, layout=layout
+        )
+        log.info("background template from %d sideband events", template.n_events)
+    result = fit_events(
+        events,
+        free=fc.free if free is None else free,
+        q2_range=window,
+        constants=constants,
+        acceptance=acc,
+        background=template,
+        background_fraction=fc.background_fraction
+        if background_fraction is None
+        else background_fraction,
+        fraction_error=fc.background_fraction_error if fraction_error is None else fraction_error,
+        fix_fraction=fc.fix_background_fraction if fix_fraction is None else fix_fraction,
+        outside=fc.outside,
+        use_mkpi=fc.use_mkpi,
+        min_events=fc.min_events,
+        minos=fc.minos if minos is None else minos,
+        strategy=fc.strategy,
+    )
+    if output is not None:
+        data = result.to_dict()
+        data["inputs"] = {
+            "events": [str(p) for p in (paths if isinstance(paths, list | tuple) else [paths])],
+            "efficiency": None if efficiency is None else str(efficiency),
+            "sideband": None if sideband is None else str(sideband),
+            "events_meta": meta,
+            "config_digest": config.digest(),
+        }
+        if template is not None:
+            data["background_template"] = template.to_dict()
+        write_json(output, data, overwrite=overwrite)
+    return result
+
+
+def crb(
+    *,
+    config: Config,
+    at: Mapping[str, float],
+    n_events: int,
+    free: Sequence[str] | str | None = None,
+    q2_range: Sequence[float] | None = None,
+    efficiency: Any = None,
+    sideband: Any = None,
+    background_fraction: float = 0.0,
+    fraction_free: bool = False,
+    layout: str = "auto",
+) -> Any:
+    """Return the Cramér–Rao bound (:func:`hepc9.fit.fisher.cramer_rao`) for config and inputs.
+
+    Parameters
+    ----------
+    config : Config
+    at : mapping of str to float
+        True Wilson-coefficient point.
+    n_events : int
+    free : sequence of str or str, optional
+        Parameters (default ``[fit] free``).
+    q2_range : (float, float), optional
+    efficiency, sideband : path-like, optional
+        Simulation and sideband samples (acceptance and background dilution).
+    background_fraction : float
+    fraction_free : bool
+        Treat the background fraction as a nuisance parameter.
+    layout : str
+
+    Returns
+    -------
+    CRBResult
+    """
+    from hepc9.fit.fisher import cramer_rao
+    from hepc9.physics.constants import model_constants
+
+    window = _window(config, q2_range)
+    acc = None
+    if efficiency is not None:
+        acc = load_acceptance(efficiency, config=config, q2_range=window, layout=layout)
+    template = None
+    if sideband is not None:
+        template = load_template(
+            sideband, config=config, q2_range=window, acceptance=acc, layout=layout
+        )
+    elif background_fraction:
+        raise DataError("--background-fraction needs a sideband sample (--sideband) for its shape")
+    return cramer_rao(
+        n_events,
+        at=at,
+        params=config.fit.free if free is None else free,
+        q2_range=window,
+        constants=model_constants(config.physics.constants),
+        acceptance=acc,
+        background=template,
+        background_fraction=background_fraction,
+        fraction_free=fraction_free,
+        nodes=config.fit.fisher_nodes,
+    )

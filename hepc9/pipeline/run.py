@@ -1,0 +1,149 @@
+"""The whole study from one configuration: ``python -m hepc9 run CONFIG.toml``.
+
+Stages, in order (each skipped on a rerun when its record in ``manifest.json`` is complete,
+its inputs are unchanged and its outputs still carry the recorded digests):
+
+``samples``   SM and BSM generator-level samples (distribution figure)
+``detector``  detector response, background, signal region and sideband (if enabled)
+``datasets``  image and event-set datasets for the neural estimators
+``train``     one model per enabled neural method (an interrupted training resumes)
+``crb``       Cramér–Rao bounds at the comparison points
+``evaluate``  ensembles of pseudo-experiments for every method, level and set size
+``plots``     figures (PNG + PDF)
+``report``    ``report.md`` and ``summary.json``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hepc9.artifacts import Manifest, read_json
+from hepc9.config import Config
+
+__all__ = ["STAGE_ORDER", "RunContext", "run_study"]
+
+log = logging.getLogger(__name__)
+
+STAGE_ORDER = ("samples", "detector", "datasets", "train", "crb", "evaluate", "plots", "report")
+NEURAL = ("resnet3d", "deepsets", "event")
+
+
+@dataclass
+class RunContext:
+    """State shared by the stages of one run.
+
+    Attributes
+    ----------
+    cfg : Config
+        Resolved configuration.
+    run_dir : Path
+        Run directory.
+    manifest : Manifest
+        The run's manifest.
+    show_progress : bool or None
+        Progress bars on/off (None: only on a terminal).
+    timings : dict
+        Wall time per stage in seconds (this invocation).
+    """
+
+    cfg: Config
+    run_dir: Path
+    manifest: Manifest
+    show_progress: bool | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> Path:
+        """Return ``run_dir/parts...`` with its parent folder created."""
+        p = self.run_dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def neural(self) -> list[str]:
+        """Enabled neural methods, in a fixed order."""
+        return [m for m in NEURAL if m in self.cfg.evaluate.methods]
+
+
+def _stage_digest(ctx: RunContext, stage: str) -> str:
+    upstream = {s: ctx.manifest.data["stages"].get(s, {}).get("outputs", {})
+                for s in STAGE_ORDER[: STAGE_ORDER.index(stage)]}
+    text = json.dumps({"config": ctx.cfg.digest(), "stage": stage, "upstream": upstream},
+                      sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _enabled(ctx: RunContext, stage: str) -> bool:
+    if stage == "detector":
+        return ctx.cfg.detector.enabled
+    if stage in ("datasets", "train"):
+        return bool(ctx.neural)
+    return True
+
+
+def run_study(
+    cfg: Config,
+    run_dir: str | Path,
+    *,
+    show_progress: bool | None = None,
+    stages: tuple[str, ...] | None = None,
+    on_stage: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the study described by ``cfg`` in ``run_dir``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration.
+    run_dir : str or Path
+        Run directory (created; an existing one is resumed).
+    show_progress : bool, optional
+        Progress bars on/off (default: only on a terminal).
+    stages : tuple of str, optional
+        Run only these stages (default: all enabled ones).
+    on_stage : callable, optional
+        Called as ``on_stage(name, status)`` with status ``run``, ``skip`` or ``done``.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    from hepc9.pipeline import stages as stage_funcs
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(run, cfg.to_dict(), cfg.seed)
+    manifest.data["config_digest"] = cfg.digest()
+    manifest.save()
+    ctx = RunContext(cfg=cfg, run_dir=run, manifest=manifest, show_progress=show_progress)
+    for stage in STAGE_ORDER:
+        if stages is not None and stage not in stages:
+            continue
+        if not _enabled(ctx, stage):
+            continue
+        digest = _stage_digest(ctx, stage)
+        if manifest.is_complete(stage, digest):
+            log.info("stage %s: complete, skipped", stage)
+            if on_stage:
+                on_stage(stage, "skip")
+            continue
+        if on_stage:
+            on_stage(stage, "run")
+        start = time.perf_counter()
+        outputs = getattr(stage_funcs, f"stage_{stage}")(ctx)
+        seconds = time.perf_counter() - start
+        ctx.timings[stage] = seconds
+        manifest.record(stage, input_digest=digest, outputs=outputs, seconds=seconds)
+        log.info("stage %s: done in %.1f s", stage, seconds)
+        if on_stage:
+            on_stage(stage, "done")
+    summary_path = run / "summary.json"
+    return read_json(summary_path) if summary_path.exists() else {}
+

@@ -1,0 +1,323 @@
+"""Simulate stage: generator-level file → detector-level signal-region and sideband files.
+
+One call reads a native generator-level file chunk by chunk, runs the detector response
+(:func:`hepc9.detector.simulate_detector`), applies the K* window, the signal region and
+the Mbc sideband (:mod:`hepc9.selection`), optionally adds combinatorial background
+(:mod:`hepc9.background`), and writes
+
+* the signal-region candidates to ``output`` (native, ``level = "det"``),
+* the sideband candidates to ``sideband_output`` (optional),
+* a JSON report with the cutflows, the counts and the efficiency versus true q² and each
+  true angle (``report``, default ``output`` with the suffix ``.json``).
+
+Background yield: ``n_bkg(SR) = f/(1 − f) · n_sig(SR)``; the background is generated over the
+whole region of ``[background]`` so that the sideband receives its ARGUS share
+(:func:`hepc9.background.background_yield`).  When background is mixed in, the files keep the
+columns both kinds have (the angles, m(Kπ), flavour, Mbc, ΔE, ``is_signal`` and the truth
+columns), without four-vectors, and the rows are shuffled with a seeded permutation.
+
+Random streams (:mod:`hepc9.seeding`): detector chunk ``i`` uses ``("detector", i, 0)``,
+four-vectors added to an input without them ``("detector", i, 1)``, background block ``j``
+``("background", 0, j)`` and the shuffle ``("background", 1)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepc9.config import Config
+from hepc9.errors import ConfigError, DataError, Hepc9Error, SchemaError
+from hepc9.pipeline.generate import check_output_path
+from hepc9.seeding import rng as stream_rng
+from hepc9.seeding import spawn_key
+
+__all__ = ["default_report_path", "simulate_file"]
+
+log = logging.getLogger(__name__)
+
+_SHIFTS = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
+_SELECTION_COLUMNS = ("mbc", "delta_e", "mkpi")
+
+
+def default_report_path(output: str | Path) -> Path:
+    """Return the default report path: ``output`` with the suffix ``.json``."""
+    return Path(output).with_suffix(".json")
+
+
+def _as_stored(events: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Round the selection variables to their float32 file precision before selecting.
+
+    The files store Mbc, ΔE and m(Kπ) as float32; selecting on the rounded values makes the
+    selection reproducible on the written files (no candidate lands just outside a window).
+    """
+    for name in _SELECTION_COLUMNS:
+        events[name] = events[name].astype(np.float32).astype(np.float64)
+    return events
+
+
+def _take(events: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: value[mask] for key, value in events.items()}
+
+
+def _concat(parts: list[dict[str, np.ndarray]], columns: list[str]) -> dict[str, np.ndarray]:
+    return {c: np.concatenate([p[c] for p in parts]) for c in columns}
+
+
+def simulate_file(
+    cfg: Config,
+    input_path: str | Path,
+    output: str | Path,
+    *,
+    sideband_output: str | Path | None = None,
+    report: str | Path | None = None,
+    background: bool | None = None,
+    background_fraction: float | None = None,
+    seed: int | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run detector simulation, selection and optional background on one generator-level file.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration (``[detector]``, ``[background]``, ``[selection]``,
+        ``[physics]`` and ``seed`` are used).
+    input_path : str or Path
+        Native generator-level file; lab four-vectors are added (seeded) when it has none.
+    output : str or Path
+        Signal-region output file.
+    sideband_output : str or Path, optional
+        Mbc-sideband output file.
+    report : str or Path, optional
+        JSON report (default :func:`default_report_path` of ``output``).
+    background : bool, optional
+        Add combinatorial background; default ``cfg.background.enabled``.
+    background_fraction : float, optional
+        Background fraction in the signal region; default ``cfg.background.fraction``.
+    seed : int, optional
+        Master seed; default ``cfg.seed``.
+    overwrite : bool
+        Replace existing outputs.
+    progress : callable, optional
+        Called with the number of input events processed after each chunk.
+
+    Returns
+    -------
+    dict
+        The report: inputs and outputs, counts, cutflows, efficiency tables, timing.
+    """
+    from hepc9.artifacts import write_json
+    from hepc9.background import background_yield, generate_background
+    from hepc9.detector import FOUR_VECTOR_COLUMNS, EfficiencyTable, simulate_detector
+    from hepc9.generate.sampler import lab_four_vectors
+    from hepc9.kinematics import BELLE2
+    from hepc9.physics.constants import model_constants
+    from hepc9.rootio.native import iterate_events, make_meta, read_meta, write_events
+    from hepc9.selection import Cutflow, kstar_window, sideband, signal_region
+
+    start = time.perf_counter()
+    seed = cfg.seed if seed is None else int(seed)
+    if seed < 0:
+        raise ConfigError(f"seed = {seed} must be a non-negative integer")
+    with_background = cfg.background.enabled if background is None else bool(background)
+    fraction = cfg.background.fraction if background_fraction is None else background_fraction
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"background fraction {fraction} must be in [0, 1)")
+    report_path = Path(report) if report is not None else default_report_path(output)
+    outputs = [Path(output), report_path]
+    if sideband_output is not None:
+        outputs.insert(1, Path(sideband_output))
+    resolved = [p.resolve() for p in outputs]
+    if len(set(resolved)) != len(resolved) or Path(input_path).resolve() in resolved:
+        raise Hepc9Error(
+            "input, output, sideband output and report must be different files, got "
+            + ", ".join(str(p) for p in [Path(input_path), *outputs])
+        )
+    for path in outputs:
+        check_output_path(path, overwrite=overwrite)
+
+    meta_in = read_meta(input_path)
+    if meta_in.get("level") != "gen":
+        raise SchemaError(
+            f"{input_path} is a '{meta_in.get('level')}'-level file; hepc9 simulate needs a "
+            "generator-level file (hepc9 generate or hepc9 convert of a 'gen' tree)"
+        )
+    constants = model_constants(cfg.physics.constants)
+    beam = BELLE2
+    sel = cfg.selection
+
+    efficiency = EfficiencyTable.empty(bins=cfg.detector.efficiency_bins, constants=constants)
+    flows: list[Cutflow] = []
+    sig_sr: list[dict[str, np.ndarray]] = []
+    sig_sb: list[dict[str, np.ndarray]] = []
+    added_four_vectors = False
+    n_done = 0
+    for i, chunk in enumerate(iterate_events(input_path, step_size=cfg.detector.chunk_size)):
+        if any(c not in chunk for c in FOUR_VECTOR_COLUMNS):
+            chunk = lab_four_vectors(
+                chunk, rng=stream_rng(seed, "detector", i, 1), constants=constants
+            )
+            added_four_vectors = True
+        det, flow = simulate_detector(
+            chunk,
+            config=cfg.detector,
+            rng=stream_rng(seed, "detector", i, 0),
+            beam=beam,
+            constants=constants,
+        )
+        det = _as_stored(det)
+        in_window = kstar_window(det, sel)
+        in_sr = in_window & signal_region(det, sel)
+        in_sb = in_window & sideband(det, sel)
+        flow.add("K* window", int(np.count_nonzero(in_window)))
+        flow.add("signal region", int(np.count_nonzero(in_sr)))
+        flows.append(flow)
+        sig_sr.append(_take(det, in_sr))
+        sig_sb.append(_take(det, in_sb))
+        efficiency.fill(chunk, sig_sr[-1])
+        n_done += len(chunk["q2"])
+        if progress is not None:
+            progress(n_done)
+    if n_done == 0:
+        raise DataError(f"{input_path} holds no events; nothing to simulate")
+    signal_columns = list(sig_sr[0])
+    signal_sr = _concat(sig_sr, signal_columns)
+    signal_sb = _concat(sig_sb, signal_columns)
+    signal_flow = Cutflow.total(flows)
+    n_sig_sr = len(signal_sr["q2"])
+    n_sig_sb = len(signal_sb["q2"])
+
+    bkg_report: dict[str, Any] | None = None
+    final_sr, final_sb = signal_sr, signal_sb
+    if with_background:
+        n_bkg = background_yield(
+            n_sig_sr, fraction=fraction, config=cfg.background, selection=sel, beam=beam
+        )
+        block = cfg.detector.chunk_size
+        bkg_sr: list[dict[str, np.ndarray]] = []
+        bkg_sb: list[dict[str, np.ndarray]] = []
+        bkg_flows: list[Cutflow] = []
+        for j in range(max(1, -(-n_bkg // block))):  # one empty block when n_bkg = 0
+            m = min(block, n_bkg - j * block)
+            bkg = generate_background(
+                m,
+                config=cfg.background,
+                beam=beam,
+                rng=stream_rng(seed, "background", 0, j),
+                constants=constants,
+            )
+            bkg = _as_stored(bkg)
+            if "weight" in signal_sr:
+                bkg["weight"] = np.ones(m)
+            in_window = kstar_window(bkg, sel)
+            in_sr = in_window & signal_region(bkg, sel)
+            in_sb = in_window & sideband(bkg, sel)
+            flow = Cutflow()
+            flow.add("generated", m)
+            flow.add("K* window", int(np.count_nonzero(in_window)))
+            flow.add("signal region", int(np.count_nonzero(in_sr)))
+            bkg_flows.append(flow)
+            bkg_sr.append(_take(bkg, in_sr))
+            bkg_sb.append(_take(bkg, in_sb))
+        columns = [c for c in signal_columns if c in bkg_sr[0]]
+        dropped = [c for c in signal_columns if c not in columns]
+        mix = stream_rng(seed, "background", 1)
+        merged = []
+        for sig, parts in ((signal_sr, bkg_sr), (signal_sb, bkg_sb)):
+            both = _concat([{c: sig[c] for c in columns}, *parts], columns)
+            order = mix.permutation(len(both["q2"]))
+            merged.append({c: v[order] for c, v in both.items()})
+        final_sr, final_sb = merged
+        n_bkg_sr = sum(len(p["q2"]) for p in bkg_sr)
+        n_bkg_sb = sum(len(p["q2"]) for p in bkg_sb)
+        total_sr = n_sig_sr + n_bkg_sr
+        bkg_report = {
+            "fraction_target": fraction,
+            "fraction_observed": n_bkg_sr / total_sr if total_sr else float("nan"),
+            "generated": n_bkg,
+            "cutflow": Cutflow.total(bkg_flows).to_dict(),
+            "signal_region": n_bkg_sr,
+            "sideband": n_bkg_sb,
+            "dropped_columns": dropped,
+        }
+        if dropped:
+            log.info("background has no %s; these columns are left out", ", ".join(dropped))
+
+    shifts = {name: float(meta_in.get(name, 0.0)) for name in _SHIFTS}
+    common = {
+        "source": {"path": str(input_path), "generator": meta_in.get("generator"),
+                   "seed": meta_in.get("seed"), "n_events": n_done},
+        "detector": _plain(cfg.detector),
+        "selection": _plain(cfg.selection),
+        "background": {**_plain(cfg.background), "enabled": with_background,
+                       "fraction": fraction} if with_background else None,
+        "four_vectors_added": added_four_vectors,
+        "spawn_key": list(spawn_key("detector")),
+    }  # fmt: skip
+    written: dict[str, str] = {}
+    for region, events, path in (
+        ("signal", final_sr, Path(output)),
+        ("sideband", final_sb, Path(sideband_output) if sideband_output is not None else None),
+    ):
+        if path is None:
+            continue
+        n_rows = len(events["q2"])
+        n_sig = int(np.count_nonzero(events["is_signal"]))
+        meta = make_meta(
+            level="det",
+            shifts=shifts,
+            seed=seed,
+            n_events=n_rows,
+            config_digest=cfg.digest(),
+            generator=str(meta_in.get("generator", "unknown")),
+            region=region,
+            n_signal=n_sig,
+            n_background=n_rows - n_sig,
+            **common,
+        )
+        write_events(path, events, meta, overwrite=overwrite)
+        written[region] = str(path)
+
+    seconds = time.perf_counter() - start
+    result: dict[str, Any] = {
+        "input": str(input_path),
+        "output": written.get("signal"),
+        "sideband_output": written.get("sideband"),
+        "report": str(report_path),
+        "events_in": n_done,
+        "four_vectors_added": added_four_vectors,
+        "signal": {
+            "cutflow": signal_flow.to_dict(),
+            "signal_region": n_sig_sr,
+            "sideband": n_sig_sb,
+        },
+        "background": bkg_report,
+        "signal_region_events": len(final_sr["q2"]),
+        "sideband_events": len(final_sb["q2"]),
+        "efficiency": efficiency.to_dict(),
+        "seed": seed,
+        "seconds": seconds,
+        "events_per_second": n_done / seconds if seconds > 0 else float("inf"),
+    }
+    write_json(report_path, result, overwrite=overwrite)
+    log.info(
+        "simulated %d events: %d signal-region and %d sideband candidates in %.2f s",
+        n_done, result["signal_region_events"], result["sideband_events"], seconds,
+    )  # fmt: skip
+    return result
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {
+        f.name: (list(v) if isinstance((v := getattr(section, f.name)), tuple) else v)
+        for f in dataclasses.fields(section)
+    }

@@ -1,0 +1,607 @@
+"""Reading any supported ntuple into native columns: layout detection, chunking, provenance.
+
+:func:`load_events` reads whole files into memory; :func:`iterate_any` yields native chunks
+for files larger than memory (``hepc9 convert`` streams them into the native writer).  Both
+accept one path, a glob pattern or a list of them, and the layouts
+
+* ``native`` — hepc9 event files (tree ``events`` + ``hepc9_meta``),
+* ``basf2`` — Belle II ``variablesToNtuple`` trees ``det``/``gen`` (:mod:`.basf2`),
+* ``evtgen`` — standalone-EvtGen TNtuple ``ntp`` (:mod:`.evtgen_ntp`),
+* ``flat`` — any flat tree with a column mapping (:mod:`.flat`).
+
+``layout="auto"`` detects native, basf2 and ``ntp`` files; a flat table needs its mapping
+(``[ingest] columns``) and is chosen when nothing else matches and a mapping is given.
+
+Per file and chunk (formats.md §3): numeric-dtype check, MeV → GeV scaling when declared, a
+unit check on the first chunk, non-finite rows dropped (one
+:class:`~hepc9.errors.DroppedRowsWarning` per file) or refused, one candidate per event
+(candidates of an event are adjacent in the file, as basf2 writes them; the rows of the last
+event of a chunk are carried into the next chunk), then the layout's conversion with q²,
+m(Kπ) and the angles recomputed from four-vectors.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepc9.config import IngestConfig
+from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, SchemaError
+from hepc9.rootio import _foreign, basf2, evtgen_ntp, flat
+from hepc9.rootio._common import get_tree, list_trees, open_root
+
+__all__ = ["LAYOUTS", "IngestStream", "detect_layout", "expand_paths", "iterate_any",
+           "load_events"]
+
+log = logging.getLogger(__name__)
+
+#: Layout names accepted by ``layout=``.
+LAYOUTS = ("auto", "native", "basf2", "evtgen", "flat")
+
+PathLike = str | os.PathLike[str]
+
+
+def expand_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    """Expand one path, a glob pattern or a sequence of them into existing-looking paths.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        Paths; a string with ``*``, ``?`` or ``[`` that names no file is a glob pattern.
+
+    Returns
+    -------
+    list of pathlib.Path
+        In the given order, each pattern's matches sorted; duplicates removed.
+
+    Raises
+    ------
+    DataError
+        No path given, or a pattern that matches nothing.
+    """
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if not items:
+        raise DataError("no input files given")
+    out: list[Path] = []
+    for item in items:
+        text = os.fspath(item)
+        if not Path(text).exists() and any(c in text for c in "*?["):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise DataError(f"no file matches the pattern {text!r}; check the path")
+            out.extend(Path(m) for m in matches)
+        else:
+            out.append(Path(text))
+    return list(dict.fromkeys(out))
+
+
+def _layout_of_open(file: Any, path: Path) -> tuple[str, str | None]:
+    """Return ``(layout, default tree)`` of an open file, or raise SchemaError."""
+    from hepc9.rootio.native import EVENTS_TREE, META_KEY
+
+    names = {key.split(";")[0] for key in file}
+    if META_KEY in names:
+        return "native", EVENTS_TREE
+    trees = list_trees(file)
+    branch_names = {t: list(file[t].keys()) for t in trees if t in basf2.TREES}
+    if basf2.looks_like_basf2(trees, branch_names):
+        tree = next(t for t in basf2.TREES if t in branch_names)
+        return "basf2", tree
+    ntp_like = [t for t in trees if evtgen_ntp.looks_like_ntp(file[t].keys())]
+    if ntp_like:
+        return "evtgen", evtgen_ntp.TREE if evtgen_ntp.TREE in ntp_like else ntp_like[0]
+    listed = ", ".join(f"'{t}'" for t in trees) or "none"
+    raise SchemaError(
+        f"cannot tell the layout of {path} (trees: {listed}): it is neither a native hepc9 file "
+        "nor a basf2 (gen/det) or EvtGen ntp ntuple; read it as a flat table with a column "
+        "mapping (--format flat --map FILE.toml)"
+    )
+
+
+def detect_layout(path: PathLike) -> str:
+    """Detect the layout of one ROOT file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+
+    Returns
+    -------
+    str
+        ``native``, ``basf2`` or ``evtgen``.
+
+    Raises
+    ------
+    SchemaError
+        When the file matches none of them (flat tables cannot be detected: they need a
+        mapping).
+    DataError
+        Missing, truncated or unreadable file.
+    """
+    p = Path(path)
+    with open_root(p) as file:
+        return _layout_of_open(file, p)[0]
+
+
+def _resolve(
+    path: Path, layout: str, tree: str | None, ingest: IngestConfig
+) -> tuple[str, str | None, str]:
+    """Return the layout, tree and output level of one file."""
+    with open_root(path) as file:
+        if layout == "auto":
+            try:
+                found, default = _layout_of_open(file, path)
+            except SchemaError:
+                if not ingest.columns:
+                    raise
+                found, default = "flat", None
+        else:
+            found, default = layout, None
+            if layout == "basf2":
+                default = next((t for t in basf2.TREES if t in list_trees(file)), "det")
+            elif layout == "evtgen":
+                trees = list_trees(file)
+                default = evtgen_ntp.TREE if evtgen_ntp.TREE in trees else None
+                if default is None:
+                    default = next(
+                        (t for t in trees if evtgen_ntp.looks_like_ntp(file[t].keys())),
+                        evtgen_ntp.TREE,
+                    )
+            elif layout == "native":
+                from hepc9.rootio.native import EVENTS_TREE
+
+                default = EVENTS_TREE
+        chosen = tree or default
+        if found == "flat" and chosen is None:
+            trees = list_trees(file)
+            if len(trees) != 1:
+                listed = ", ".join(f"'{t}'" for t in trees) or "none"
+                raise ConfigError(
+                    f"{path} has trees {listed}; choose the flat table with --tree NAME "
+                    "(or [ingest] tree)"
+                )
+            chosen = trees[0]
+        if found == "native" and chosen != "events":
+            raise ConfigError(
+                f"native hepc9 files keep their events in tree 'events', not {chosen!r}; "
+                "drop --tree for native inputs"
+            )
+        if found == "native":
+            from hepc9.rootio.native import read_meta
+
+            level = str(read_meta(path)["level"])
+        else:
+            t = get_tree(file, chosen, path)  # clear error listing the trees
+            level = _plan(t, path=path, layout=found, tree_name=chosen, ingest=ingest).level
+    return found, chosen, level
+
+
+def _plan(tree: Any, *, path: Path, layout: str, tree_name: str, ingest: IngestConfig
+          ) -> _foreign.LayoutPlan:
+    if layout == "basf2":
+        return basf2.plan(tree, path=str(path), tree_name=tree_name, candidate=ingest.candidate)
+    if layout == "evtgen":
+        return evtgen_ntp.plan(
+            tree,
+            path=str(path),
+            tree_name=tree_name,
+            flavour=ingest.flavour,
+            energy_unit=ingest.energy_unit,
+            q2_veto=ingest.ntp_q2_veto,
+        )
+    return flat.plan(
+        tree,
+        path=str(path),
+        tree_name=tree_name,
+        columns=ingest.columns,
+        flavour=ingest.flavour,
+        candidate=ingest.candidate,
+    )
+
+
+def _take(arrays: Mapping[str, np.ndarray], index: np.ndarray | slice) -> dict[str, np.ndarray]:
+    return {k: v[index] for k, v in arrays.items()}
+
+
+def _concat(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([a[k], b[k]]) for k in b}
+
+
+def _tail_start(arrays: Mapping[str, np.ndarray], keys: Sequence[str]) -> int:
+    """Index of the first row of the last event of a chunk (rows of one event are adjacent)."""
+    n = len(arrays[keys[0]])
+    same = np.ones(n, dtype=bool)
+    for key in keys:
+        col = arrays[key]
+        same &= col == col[-1]
+    differ = np.flatnonzero(~same)
+    return int(differ[-1]) + 1 if differ.size else 0
+
+
+class IngestStream:
+    """Iterator over native event chunks read from one or more ntuples.
+
+    Built by :func:`iterate_any`.  ``layout``, ``tree`` and ``level`` are known before
+    iterating; :attr:`provenance` (one dict per file: path, layout, tree, candidate rule, rows
+    read, dropped and kept) fills up while iterating and is complete once the stream is
+    exhausted.  It can be iterated once.
+
+    Attributes
+    ----------
+    paths : list of pathlib.Path
+        The expanded input files.
+    layout : str
+        Resolved layout.
+    tree : str
+        Tree read from every file.
+    level : str
+        ``gen`` or ``det``.
+    provenance : list of dict
+        Per-file provenance (JSON-serialisable).
+    native_meta : dict or None
+        For native inputs, the metadata of the first file.
+    """
+
+    def __init__(
+        self,
+        paths: list[Path],
+        *,
+        layout: str,
+        tree: str | None,
+        ingest: IngestConfig,
+        rng: np.random.Generator | None,
+        step_size: int,
+    ) -> None:
+        self.paths = paths
+        self._ingest = ingest
+        self._rng = rng
+        self._step = int(step_size)
+        if self._step < 1:
+            raise ConfigError(f"step_size must be >= 1, got {step_size!r}")
+        resolved = [_resolve(p, layout, tree, ingest) for p in paths]
+        layouts = {r[0] for r in resolved}
+        if len(layouts) > 1:
+            detail = ", ".join(f"{p.name}: {r[0]}" for p, r in zip(paths, resolved, strict=True))
+            raise DataError(f"input files have different layouts ({detail}); convert them apart")
+        self.layout = resolved[0][0]
+        trees = {r[1] for r in resolved}
+        if len(trees) > 1:
+            raise DataError(
+                f"input files would be read from different trees {sorted(map(str, trees))}; "
+                "choose one with --tree"
+            )
+        self.tree = str(resolved[0][1])
+        levels = {r[2] for r in resolved}
+        if len(levels) > 1:
+            detail = ", ".join(f"{p.name}: {r[2]}" for p, r in zip(paths, resolved, strict=True))
+            raise DataError(
+                f"input files hold different levels ({detail}); convert gen and det apart"
+            )
+        self.level = resolved[0][2]
+        self.provenance: list[dict[str, Any]] = []
+        self.native_meta: dict[str, Any] | None = None
+        if self.layout == "native":
+            from hepc9.rootio.native import read_meta
+
+            self.native_meta = read_meta(paths[0])
+        self._iterator: Iterator[dict[str, np.ndarray]] | None = None
+
+    # -- iteration -------------------------------------------------------------------------
+
+    def __iter__(self) -> IngestStream:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        if self._iterator is None:
+            self._iterator = self._generate()
+        return next(self._iterator)
+
+    @property
+    def n_events(self) -> int:
+        """Rows yielded so far (all rows once the stream is exhausted)."""
+        return sum(int(p["rows_kept"]) for p in self.provenance)
+
+    def _generate(self) -> Iterator[dict[str, np.ndarray]]:
+        for path in self.paths:
+            if self.layout == "native":
+                yield from self._native_file(path)
+            else:
+                yield from self._foreign_file(path)
+        if self.n_events == 0:
+            total = sum(int(p["rows_read"]) for p in self.provenance)
+            raise DataError(
+                f"no events left after reading {total} rows from {len(self.paths)} file(s) "
+                f"(tree '{self.tree}'); see the dropped-row warning"
+            )
+
+    def _native_file(self, path: Path) -> Iterator[dict[str, np.ndarray]]:
+        from hepc9.rootio.native import iterate_events, read_meta
+
+        meta = read_meta(path)
+        first = self.native_meta or meta
+        if meta["level"] != first["level"]:
+            raise DataError(
+                f"{path} is a {meta['level']}-level file but {self.paths[0]} is "
+                f"{first['level']}-level; convert them apart"
+            )
+        from hepc9.physics.constants import SHIFT_NAMES
+
+        differ = [s for s in SHIFT_NAMES if meta.get(s) != first.get(s)]
+        if differ:
+            raise DataError(
+                f"{path} has another Wilson-coefficient point than {self.paths[0]} "
+                f"({', '.join(differ)} differ); files of different labels cannot be merged"
+            )
+        prov = {"path": str(path.resolve()), "layout": "native", "tree": "events", "rows_read": 0,
+                "rows_dropped": 0, "rows_kept": 0}
+        self.provenance.append(prov)
+        for chunk in iterate_events(path, step_size=self._step):
+            n = len(chunk["q2"])
+            prov["rows_read"] += n
+            prov["rows_kept"] += n
+            yield chunk
+
+    def _foreign_file(self, path: Path) -> Iterator[dict[str, np.ndarray]]:
+        ing = self._ingest
+        with open_root(path) as file:
+            tree = get_tree(file, self.tree, path)
+            plan = _plan(tree, path=path, layout=self.layout, tree_name=self.tree, ingest=ing)
+            if plan.level != self.level:
+                raise DataError(
+                    f"tree '{self.tree}' of {path} gives {plan.level}-level events but "
+                    f"{self.paths[0]} gives {self.level}-level ones; convert them apart"
+                )
+            _foreign.check_numeric(tree, plan.branches, str(path))
+            n_entries = int(tree.num_entries)
+            if n_entries == 0:
+                raise DataError(
+                    f"tree '{self.tree}' of {path} is empty (0 entries); nothing to read"
+                )
+            rule = ing.candidate if plan.group_keys else "all"
+            prov: dict[str, Any] = {
+                "path": str(path.resolve()),
+                "layout": plan.layout,
+                "tree": plan.tree,
+                "candidate": rule if plan.group_keys else "one row per event",
+                "rows_read": 0,
+                "rows_dropped": 0,
+                "nonfinite_columns": [],
+                "candidates_removed": 0,
+                "rows_kept": 0,
+                "energy_unit": ing.energy_unit,
+                **plan.info,
+            }
+            if rule == "best":
+                prov["best_candidate"] = plan.best_rule
+            self.provenance.append(prov)
+            carry: dict[str, np.ndarray] | None = None
+            offset = 0
+            bad_columns: list[str] = []
+            for raw in tree.iterate(list(plan.branches), step_size=self._step, library="np"):
+                a = {name: np.asarray(raw[name]) for name in plan.branches}
+                n = len(a[plan.branches[0]])
+                a[_foreign.ENTRY] = np.arange(offset, offset + n, dtype=np.int64)
+                first_chunk = offset == 0
+                offset += n
+                prov["rows_read"] += n
+                if ing.energy_unit == "MeV":
+                    for name in plan.energy_branches:
+                        a[name] = a[name].astype(np.float64) * 1e-3
+                if first_chunk and plan.momentum is not None:
+                    _foreign.check_units(a, plan.momentum, path=str(path), tree=self.tree,
+                                         unit=ing.energy_unit)
+                signal = plan.signal(a) if plan.signal is not None else None
+                bad, columns = _foreign.nonfinite_rows(a, plan.required, plan.truth, signal)
+                if bad.any():
+                    if ing.on_nonfinite == "fail":
+                        i = int(np.flatnonzero(bad)[0])
+                        col = next(c for c in columns if not np.isfinite(a[c][i]))
+                        raise DataError(
+                            f"non-finite value {a[col][i]} in branch '{col}' at entry "
+                            f"{int(a[_foreign.ENTRY][i])} of tree '{self.tree}' in {path}; "
+                            "use on_nonfinite = \"drop\" to skip such rows"
+                        )
+                    prov["rows_dropped"] += int(bad.sum())
+                    bad_columns.extend(c for c in columns if c not in bad_columns)
+                    a = _take(a, ~bad)
+                if carry is not None:
+                    a = _concat(carry, a)
+                    carry = None
+                last = offset >= n_entries
+                if plan.group_keys and rule != "all" and not last and len(a[_foreign.ENTRY]):
+                    start = _tail_start(a, plan.group_keys)
+                    carry = _take(a, slice(start, None))
+                    a = _take(a, slice(0, start))
+                out = self._finish(a, plan, rule, prov)
+                if out is not None:
+                    yield out
+            if carry is not None:
+                out = self._finish(carry, plan, rule, prov)
+                if out is not None:
+                    yield out
+            prov["nonfinite_columns"] = bad_columns
+            if prov["rows_dropped"]:
+                warnings.warn(
+                    f"dropped {prov['rows_dropped']} of {prov['rows_read']} rows with NaN/inf "
+                    f"from tree '{self.tree}' of {path} (columns: {', '.join(bad_columns)})",
+                    DroppedRowsWarning,
+                    stacklevel=2,
+                )
+
+    def _finish(
+        self,
+        a: dict[str, np.ndarray],
+        plan: _foreign.LayoutPlan,
+        rule: str,
+        prov: dict[str, Any],
+    ) -> dict[str, np.ndarray] | None:
+        n = len(a[_foreign.ENTRY])
+        if n == 0:
+            return None
+        keep = _foreign.select_candidates(a, plan, rule, self._rng)
+        if keep is not None:
+            prov["candidates_removed"] += n - len(keep)
+            a = _take(a, keep)
+        out = plan.convert(a)
+        prov["rows_kept"] += len(a[_foreign.ENTRY])
+        return out
+
+    # -- metadata --------------------------------------------------------------------------
+
+    def meta(self, shifts: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """Return the metadata describing what was read (complete after iteration).
+
+        Parameters
+        ----------
+        shifts : mapping, optional
+            User-given Wilson-coefficient point recorded as ``dc7 ... c10p``.
+
+        Returns
+        -------
+        dict
+            For native inputs the first file's metadata with ``n_events`` summed and, for
+            several files, ``sources``; for foreign inputs ``level layout tree candidate
+            rows_read rows_dropped n_events sources`` (and the shifts when given).
+        """
+        if self.layout == "native" and self.native_meta is not None:
+            out = dict(self.native_meta)
+            out["n_events"] = self.n_events
+            if len(self.paths) > 1:
+                out["sources"] = list(self.provenance)
+            return out
+        out = {
+            "level": self.level,
+            "layout": self.layout,
+            "tree": self.tree,
+            "candidate": self._ingest.candidate,
+            "rows_read": sum(int(p["rows_read"]) for p in self.provenance),
+            "rows_dropped": sum(int(p["rows_dropped"]) for p in self.provenance),
+            "n_events": self.n_events,
+            "sources": list(self.provenance),
+        }
+        if shifts is not None:
+            from hepc9.physics.constants import SHIFT_NAMES
+
+            unknown = [k for k in shifts if k not in SHIFT_NAMES]
+            if unknown:
+                raise ConfigError(f"unknown Wilson-coefficient shift(s) {unknown}")
+            out.update({name: float(shifts.get(name, 0.0)) for name in SHIFT_NAMES})
+        return out
+
+
+def _options(
+    layout: str, tree: str | None, ingest: IngestConfig
+) -> tuple[str, str | None]:
+    chosen = layout if layout not in (None, "auto") else ingest.layout
+    if chosen not in LAYOUTS:
+        import difflib
+
+        close = difflib.get_close_matches(str(chosen), LAYOUTS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"unknown layout {chosen!r}; use one of {', '.join(LAYOUTS)}{hint}")
+    if chosen == "flat" and not ingest.columns:
+        raise ConfigError(
+            "layout 'flat' needs a column mapping: give --map FILE.toml with an [ingest.columns] "
+            "table (formats.md §3c)"
+        )
+    return chosen, tree if tree is not None else ingest.tree
+
+
+def iterate_any(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    layout: str = "auto",
+    tree: str | None = None,
+    ingest: IngestConfig | None = None,
+    rng: np.random.Generator | None = None,
+    step_size: int | None = None,
+) -> IngestStream:
+    """Read native or foreign ntuples chunk by chunk as native columns.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        Files or glob patterns.
+    layout : str, optional
+        ``auto``, ``native``, ``basf2``, ``evtgen`` or ``flat``; ``auto`` defers to
+        ``ingest.layout``.
+    tree : str, optional
+        Tree to read (default: ``ingest.tree``, else the layout's default).
+    ingest : IngestConfig, optional
+        Reading options (candidate rule, non-finite policy, units, flat mapping, step size).
+    rng : numpy.random.Generator, optional
+        Needed by the ``random`` candidate rule.
+    step_size : int, optional
+        Entries per chunk (default ``ingest.step_size``).
+
+    Returns
+    -------
+    IngestStream
+        Iterator of dicts of native columns (float64; ``flavour``/``is_signal`` int8), with
+        ``layout``, ``tree``, ``level`` and per-file ``provenance``.
+    """
+    ing = ingest if ingest is not None else IngestConfig()
+    chosen, tree_name = _options(layout, tree, ing)
+    return IngestStream(
+        expand_paths(paths),
+        layout=chosen,
+        tree=tree_name,
+        ingest=ing,
+        rng=rng,
+        step_size=step_size if step_size is not None else ing.step_size,
+    )
+
+
+def load_events(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    layout: str = "auto",
+    tree: str | None = None,
+    ingest: IngestConfig | None = None,
+    rng: np.random.Generator | None = None,
+    shifts: Mapping[str, float] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read native or foreign ntuples into one events dict of native columns.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        Files or glob patterns.
+    layout : str, optional
+        ``auto``, ``native``, ``basf2``, ``evtgen`` or ``flat``.
+    tree : str, optional
+        Tree to read.
+    ingest : IngestConfig, optional
+        Reading options.
+    rng : numpy.random.Generator, optional
+        Needed by the ``random`` candidate rule.
+    shifts : mapping, optional
+        Wilson-coefficient point to record in the metadata of foreign inputs.
+
+    Returns
+    -------
+    events : dict of str to ndarray, shape (n,)
+        Native columns (float64; ``flavour``, ``is_signal`` and ``flavour_true`` int8).
+    meta : dict
+        See :meth:`IngestStream.meta`.
+
+    Raises
+    ------
+    DataError, SchemaError, MissingBranchError, ConfigError
+        Unreadable files, unknown layouts, missing trees or branches, wrong dtypes, empty
+        trees, non-finite values with ``on_nonfinite = "fail"``, inconsistent PDG codes.
+    """
+    stream = iterate_any(paths, layout=layout, tree=tree, ingest=ingest, rng=rng)
+    chunks = list(stream)
+    if len(chunks) == 1:
+        return chunks[0], stream.meta(shifts)
+    events = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    return events, stream.meta(shifts)
