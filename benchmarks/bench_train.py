@@ -10,6 +10,9 @@ Run as ``python benchmarks/bench_train.py [--mode cpu|paper|real] [--backend B] 
 * ``real``: a short real training run of the paper model: events from the sampler at a few
   δC9 values, 50³ images of the mean normalised q², trained for a few epochs; prints the
   validation δC9 resolution.
+* ``precision``: a set model (``--model deepsets|event``) trained on sampler events (sets of
+  ``--events-per-image`` events); bias and spread at δC9 = 0 and −0.82 against the
+  Cramér–Rao bound σ_CRB of :func:`hepc9.fit.fisher.cramer_rao` for the same event count.
 
 Results are appended to ``benchmarks/results/train.md`` with the date, device, backend and
 command.  Timings on a shared machine are noisy: the numbers are for orientation only.
@@ -145,9 +148,56 @@ def real_run(args):
             "validation": result.validation, "test": rows}
 
 
+def precision_run(args):
+    """Train a set model on sampler events and compare its spread with the Cramér–Rao bound."""
+    from hepc9.config import load_config
+    from hepc9.datasets.sets import make_sets, reference_set_spec
+    from hepc9.fit.fisher import cramer_rao
+    from hepc9.generate.sampler import sample_events
+    from hepc9.seeding import seed_sequence
+    from hepc9.train import load_predictor, predict, train_model
+
+    n = args.events_per_image
+    grid = np.round(np.linspace(-2.0, 1.0, args.points), 2)
+    spec = reference_set_spec(sample_events(200_000, seed=seed_sequence(1, "images_reference")))
+    xs, ys = [], []
+    for k, dc9 in enumerate(grid):
+        ev = sample_events(n * args.images_per_point, seed=seed_sequence(1, "sets_train", k),
+                           shifts={"dc9": float(dc9)})
+        xs.append(make_sets(ev, spec, n_sets=args.images_per_point))
+        ys.append(np.full(args.images_per_point, dc9, np.float32))
+    overrides = ["train.optimizer='adam'", f"train.learning_rate={args.lr or 1e-3}",
+                 f"train.batch_size={args.batch or 64}", "train.early_stopping_patience=8",
+                 "train.reduce_lr_patience=3"]
+    cfg = load_config(None, overrides)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = train_model((np.concatenate(xs), np.concatenate(ys)), model_name=args.model,
+                             cfg=cfg, output=Path(tmp) / "m", epochs=args.epochs, verbose=2)
+        t_train = time.perf_counter() - t0
+        model, info = load_predictor(Path(tmp) / "m")
+        for k, dc9 in enumerate((0.0, -0.82)):
+            ev = sample_events(n * args.test_images, seed=seed_sequence(1, "sets_test", k),
+                               shifts={"dc9": dc9})
+            pred = predict(model, info, make_sets(ev, spec, n_sets=args.test_images))["dc9"]
+            crb = cramer_rao(n, at={"dc9": dc9}).sigma["dc9"]
+            sigma = float(np.std(pred, ddof=1))
+            rows.append(f"| {args.model} | {dc9:+.2f} | {n} | {np.mean(pred) - dc9:+.3f} "
+                        f"| {sigma:.3f} | {crb:.3f} | {sigma / crb:.2f} |")
+    head = (f"{args.model}: {args.points} δC9 points in [−2, 1], {args.images_per_point} "
+            f"training sets each, {result.epochs_run} epochs in {t_train:.0f} s; "
+            f"{args.test_images} fresh test sets per point\n\n"
+            "| model | δC9 | events/set | bias | σ | σ_CRB | σ/σ_CRB |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |")
+    return head, rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["cpu", "paper", "real"], default="cpu")
+    parser.add_argument("--mode", choices=["cpu", "paper", "real", "precision"], default="cpu")
+    parser.add_argument("--model", choices=["deepsets", "event"], default="deepsets",
+                        help="precision: set model")
     parser.add_argument("--backend", default=None, help="Keras backend (default: auto)")
     parser.add_argument("--batch", type=int, default=None, help="batch size")
     parser.add_argument("--steps", type=int, default=None, help="timed steps")
@@ -198,6 +248,9 @@ def main(argv=None):
             print(lines[-1], flush=True)
         header = ("| model | batch | parameters | train images/s | first step (s) |\n"
                   "| --- | --- | --- | --- | --- |")
+    elif args.mode == "precision":
+        header, lines = precision_run(args)
+        print(header + "\n" + "\n".join(lines), flush=True)
     else:
         rep = real_run(args)
         header = f"short real training run: ResNet-{args.depth} ×{args.width}, batch {args.batch}"

@@ -229,7 +229,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  {key:>16s}: {meta[key]}")
     print(f"  {'branch':>16s}  {'dtype':>8s} {'min':>12s} {'max':>12s} {'mean':>12s}")
     for name, b in summary.get("branches", {}).items():
-        stats = f"{b['min']:12.6g} {b['max']:12.6g} {b['mean']:12.6g}"
+        stats = " ".join(
+            f"{'—':>12s}" if b.get(k) is None else f"{b[k]:12.6g}" for k in ("min", "max", "mean")
+        )
         print(f"  {name:>16s}  {b['dtype']:>8s} {stats}")
     return 0
 
@@ -572,6 +574,21 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _scan_spec(text: str) -> tuple[str, list[float]]:
+    try:
+        name, rng = text.split("=", 1)
+        lo, hi, n = rng.split(":")
+        lo_f, hi_f, n_i = _finite_float(lo), _finite_float(hi), int(n)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' must look like PARAM=LOW:HIGH:N, e.g. dc9=-2:0.5:26"
+        ) from None
+    if n_i < 2 or lo_f >= hi_f:
+        raise argparse.ArgumentTypeError(f"'{text}': need LOW < HIGH and N >= 2")
+    step = (hi_f - lo_f) / (n_i - 1)
+    return name.strip(), [lo_f + i * step for i in range(n_i)]
+
+
 def _add_fit_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--free", type=_free_list, metavar="LIST", help="free shifts, e.g. dc9,dc10 "
                    "(default: [fit] free, i.e. dc9)")
@@ -587,7 +604,10 @@ def _add_fit_inputs(p: argparse.ArgumentParser) -> None:
 
 def _add_fit(sub: Any) -> None:
     p = sub.add_parser(
-        "fit", help="unbinned 4D maximum-likelihood fit of Wilson-coefficient shifts"
+        "fit",
+        help="unbinned 4D maximum-likelihood fit of Wilson-coefficient shifts",
+        description="Unbinned 4D maximum-likelihood fit (MIGRAD, HESSE, optional MINOS). "
+        "The exit status is 1 when the fit is not valid (the result is still printed).",
     )
     p.add_argument("files", nargs="+", metavar="FILE.root", help="event file(s) or globs")
     _add_fit_inputs(p)
@@ -598,6 +618,10 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--fix-background-fraction", action="store_true", default=None,
                    help="keep the background fraction fixed")
     p.add_argument("--minos", action="store_true", default=None, help="also run MINOS")
+    p.add_argument("--scan", type=_scan_spec, metavar="PARAM=LOW:HIGH:N",
+                   help="likelihood profile of one free parameter on N points")
+    p.add_argument("--drop-outside", action="store_true",
+                   help="drop events outside the q² window (with a warning) instead of failing")
     p.add_argument("-o", "--output", metavar="RESULT.json", help="write the result as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_config_options(p)
@@ -607,7 +631,7 @@ def _add_fit(sub: Any) -> None:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from hepc9.pipeline.fit import fit_file
 
-    cfg = _load_config(args)
+    cfg = _load_config(args, ["fit.outside='drop'"] if args.drop_outside else [])
     result = fit_file(
         args.files if len(args.files) > 1 else args.files[0],
         config=cfg,
@@ -619,6 +643,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         fraction_error=args.background_fraction_error,
         fix_fraction=args.fix_background_fraction,
         minos=args.minos,
+        scan=args.scan,
         layout=args.layout,
         output=args.output,
         overwrite=args.overwrite,
@@ -723,6 +748,67 @@ def _cmd_images(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------------
+
+
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the whole study from one configuration (resumable)",
+        description="Generate → detector/background → datasets → train → fits → evaluate → "
+        "plots → report.md and summary.json.  A rerun skips the stages that finished.",
+    )
+    p.add_argument("config", metavar="CONFIG.toml", help="configuration file")
+    p.add_argument("--output", "-o", metavar="DIR",
+                   help="run directory (default: runs/<name of the config>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="SECTION.KEY=VALUE", help="override one configuration value")
+    p.add_argument("--stages", metavar="A,B", help="run only these stages (comma-separated)")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from hepc9.config import load_config
+    from hepc9.pipeline.run import STAGE_ORDER, run_study
+
+    cfg = load_config(args.config, args.overrides)
+    stages = None
+    if args.stages:
+        stages = tuple(x.strip() for x in args.stages.split(",") if x.strip())
+        unknown = [x for x in stages if x not in STAGE_ORDER]
+        if unknown:
+            raise _usage(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGE_ORDER)}")
+    run_dir = Path(args.output) if args.output else Path("runs") / cfg.name
+    start = time.perf_counter()
+
+    def report(stage: str, status: str) -> None:
+        if not args.quiet and status != "done":
+            word = "skipping (complete)" if status == "skip" else "running"
+            print(f"[{time.perf_counter() - start:7.1f} s] {stage}: {word}", flush=True)
+
+    summary = run_study(cfg, run_dir, show_progress=None if not args.quiet else False,
+                        stages=stages, on_stage=report)
+    if args.quiet:
+        return 0
+    print(f"\nrun directory: {run_dir} ({time.perf_counter() - start:.0f} s)")
+    for level, table in summary.get("comparison", {}).items():
+        print(f"\nlevel {level}: σ(δC9) over pseudo-experiments vs the Cramér–Rao bound")
+        print(f"{'δC9':>6s} {'N':>6s} {'method':>9s} {'mean':>8s} {'σ':>7s} {'bias':>8s} "
+              f"{'σ_CRB':>7s} {'σ/σ_CRB':>7s}")
+        for r in table["rows"]:
+            crb = f"{r['sigma_crb']:7.4f}" if r.get("sigma_crb") else f"{'–':>7s}"
+            ratio = f"{r['sigma_over_crb']:7.2f}" if r.get("sigma_over_crb") else f"{'–':>7s}"
+            print(f"{r['truth']:+6.2f} {r['events_per_set']:6d} {r['method']:>9s} "
+                  f"{r['mean']:+8.4f} {r['std']:7.4f} {r['bias']:+8.4f} {crb} {ratio}")
+    print(f"\nreport: {run_dir / 'report.md'}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # registry and main
 # --------------------------------------------------------------------------------------------
 
@@ -739,6 +825,7 @@ _COMMANDS: list[Callable[[Any], None]] = [
     _add_observables,
     _add_simulate,
     _add_images,
+    _add_run,
 ]
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "four_vectors_from_angles_numpy",
     "invariant_cosines",
     "lab_to_cm",
+    "random_rotations",
     "to_lab",
     "to_lab_numpy",
 ]
@@ -763,11 +764,15 @@ def to_lab(
     m_b: float = M_B0,
     b_angular: str = "sin2theta",
     energy_spread: bool = False,
+    orient: bool = True,
 ) -> dict[str, np.ndarray]:
     """Move B-rest-frame four-momenta into the Belle II lab frame.
 
-    Each event gets a B of momentum p* = √(s/4 − m_B²) in the Υ(4S) (e+e−) centre-of-mass
-    frame with a random direction, then the CM → lab boost of ``beam``.
+    Each decay is first turned by a uniformly random rotation in the B rest frame (the B has
+    spin 0, so the decay has no preferred direction; :func:`four_vectors_from_angles` puts the
+    K* along +z), then each event gets a B of momentum p* = √(s/4 − m_B²) in the Υ(4S) (e+e−)
+    centre-of-mass frame with a random direction, then the CM → lab boost of ``beam``.  The
+    rotation leaves every decay angle unchanged.
 
     Parameters
     ----------
@@ -787,6 +792,9 @@ def to_lab(
         If true, draw the two beam energies per event from Gaussians of widths
         ``beam.sigma_e_her`` and ``beam.sigma_e_ler``, so √s and the boost vary per event
         (draws below the B B̄ threshold are repeated).
+    orient : bool
+        Rotate each decay uniformly at random in the B frame first (drawn after the B
+        directions).  Switch off only for tests of the boosts alone.
 
     Returns
     -------
@@ -810,10 +818,49 @@ def to_lab(
     beta_b, beta_cm = _lab_boosts(
         n, rng=rng, beam=beam, m_b=m_b, b_angular=b_angular, energy_spread=energy_spread, fast=True
     )
+    if orient:
+        arrays = _rotate(arrays, random_rotations(n, rng=rng))
     out = {}
     for key, value in arrays.items():
         out[key] = np.empty_like(value)
         _boost_twice_kernel(value, beta_b, beta_cm, out[key])
+    return out
+
+
+def random_rotations(n: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Return ``n`` rotation matrices distributed uniformly (Haar measure) over SO(3).
+
+    Parameters
+    ----------
+    n : int
+        Number of rotations.
+    rng : numpy.random.Generator
+        Source of randomness (4n standard normals: normalised Gaussian quaternions).
+
+    Returns
+    -------
+    ndarray, shape (n, 3, 3), float64
+    """
+    q = rng.standard_normal((n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        axis=1,
+    )
+
+
+def _rotate(arrays: Mapping[str, np.ndarray], rot: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for key, value in arrays.items():
+        r = np.empty_like(value)
+        r[:, 0] = value[:, 0]
+        r[:, 1:] = np.einsum("nij,nj->ni", rot, value[:, 1:])
+        out[key] = r
     return out
 
 
@@ -825,12 +872,15 @@ def to_lab_numpy(
     m_b: float = M_B0,
     b_angular: str = "sin2theta",
     energy_spread: bool = False,
+    orient: bool = True,
 ) -> dict[str, np.ndarray]:
     """Plain numpy twin of :func:`to_lab` (same arguments, same random draws, same result)."""
     arrays, n = _check_p4_dict(p4)
     beta_b, beta_cm = _lab_boosts(
         n, rng=rng, beam=beam, m_b=m_b, b_angular=b_angular, energy_spread=energy_spread, fast=False
     )
+    if orient:
+        arrays = _rotate(arrays, random_rotations(n, rng=rng))
     if beta_cm.shape[0] == 1:
         beta_cm = beta_cm[0]
     return {key: boost(boost(value, beta_b), beta_cm) for key, value in arrays.items()}

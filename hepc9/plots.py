@@ -408,13 +408,14 @@ def plot_efficiency(
         for i, var in enumerate(names):
             ax = axes[i // ncols, i % ncols]
             d = efficiency[var]
-            edges = np.asarray(d["edges"])
-            eff = np.asarray(d["efficiency"])
-            err = np.asarray(d.get("error", np.zeros_like(eff)))
+            edges = np.asarray(d["edges"], dtype=np.float64)
+            eff = np.asarray(d["efficiency"], dtype=np.float64)  # None (empty bin) → nan
+            err = np.asarray(d.get("error") or np.zeros_like(eff), dtype=np.float64)
             mplhep.histplot(eff, edges, yerr=err, ax=ax, histtype="errorbar")
             ax.set_xlabel(AXIS_LABELS.get(var, var))
             ax.set_ylabel("efficiency")
-            ax.set_ylim(0, min(1.05, float(np.nanmax(eff + err)) * 1.3 + 0.05))
+            top = np.nanmax(eff + err) if np.any(np.isfinite(eff)) else 1.0
+            ax.set_ylim(0, min(1.05, float(top) * 1.3 + 0.05))
         for j in range(len(names), nrows * ncols):
             axes[j // ncols, j % ncols].set_axis_off()
     return fig

@@ -9,8 +9,9 @@ A dataset is one folder::
 
 Chunks are written with ``np.save`` to a temporary name and renamed, so a file that exists
 is complete; they open with ``np.load(mmap_mode="r")``.  Features are float16 (half the disk
-and memory; absolute rounding error at most 2⁻¹¹ of the value's binade, 2.4×10⁻⁴ on [0, 1])
-or float32, and are cast to float32 per batch by :meth:`Dataset.batch`.
+and memory; relative rounding error at most 2⁻¹¹, absolute at most 2⁻¹² = 2.4×10⁻⁴ on
+[0, 1]; integers up to 2048 exact) or float32, and are cast to float32 per batch by
+:meth:`Dataset.batch`.
 
 :func:`write_dataset` writes whole arrays in one call; :mod:`hepc9.datasets.build` uses
 :func:`write_chunk`, :func:`check_chunk` and :func:`write_index` to build large datasets

@@ -40,9 +40,12 @@ Two paths compute the same numbers:
 * :func:`voxelize_boost` fills ``boost_histogram`` histograms with ``Mean`` (unit weights) or
   ``WeightedMean`` storage, one histogram per group of events.  It is the reference path.
 * :func:`voxelize_batch` is a numba kernel over many images at once (threads over blocks of
-  images).  It applies the same binning arithmetic and the same per-voxel update as
+  images, a serial twin for one thread).  Per block of events it first computes the voxel of
+  every event (a vectorisable loop), then applies the same per-voxel update as
   boost-histogram's accumulators (weighted Welford), event by event in input order, so the
-  float64 results are bit-identical; :func:`voxelize` is its one-image form.
+  float64 results are bit-identical to the reference path; only the voxels an image touched
+  are finalised and reset, so the cost per image is O(events) plus one pass to initialise
+  the output.  :func:`voxelize` is its one-image form.
 """
 
 from __future__ import annotations
@@ -407,8 +410,28 @@ def _bin_periodic(x: float, lo: float, width: float, n: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bin(x: float, lo: float, width: float, n: int, periodic: bool) -> int:
-    return _bin_periodic(x, lo, width, n) if periodic else _bin_closed(x, lo, width, n)
+def _slots_body(cl, ck, chi, q2, w, flav, start, stop, scale, slot0, split, lo, width, nb,
+                q2_off, q2_scale, nvox, idx, xs, ws, k0, periodic, simple):
+    n0, n1, n2 = nb[0], nb[1], nb[2]
+    l0, l1, l2 = lo[0], lo[1], lo[2]
+    w0, w1, w2 = width[0], width[1], width[2]
+    weighted = len(w) > 0
+    for e in range(start, stop):
+        # only the χ axis can be periodic (ImageSpec.periodic)
+        i0 = _bin_closed(cl[e], l0, w0, n0)
+        i1 = _bin_closed(ck[e], l1, w1, n1)
+        i2 = _bin_periodic(chi[e], l2, w2, n2) if periodic else _bin_closed(chi[e], l2, w2, n2)
+        bad = (i0 < 0) | (i1 < 0) | (i2 < 0)
+        slot = slot0 + (i0 * n1 + i1) * n2 + i2
+        k = k0 + e - start
+        idx[k] = -1 if bad else slot
+        xs[k] = (q2[e] - q2_off) / q2_scale
+        if simple:
+            ws[k] = scale
+        else:
+            if split and flav[e] < 0:
+                idx[k] = -1 if bad else slot + nvox
+            ws[k] = w[e] * scale if weighted else scale
 
 
 @njit(cache=True, nogil=True)
@@ -416,26 +439,24 @@ def _slots(cl, ck, chi, q2, w, flav, start, stop, scale, slot0, split, lo, width
            q2_off, q2_scale, nvox, idx, xs, ws, k0):
     """First pass (vectorisable): voxel slot, normalised q² and weight of events start:stop.
 
-    Writes into ``idx[k0:]``, ``xs[k0:]``, ``ws[k0:]``; a dropped event gets slot -1.
+    Writes into ``idx[k0:]``, ``xs[k0:]``, ``ws[k0:]``; a dropped event gets slot -1.  The
+    common cases (periodic χ or not; unweighted and pooled) get their own loop copies so
+    that the compiler can vectorise them.
     """
-    n0, n1, n2 = nb[0], nb[1], nb[2]
-    l0, l1, l2 = lo[0], lo[1], lo[2]
-    w0, w1, w2 = width[0], width[1], width[2]
-    weighted = len(w) > 0
-    chi_periodic = per[2]
-    for e in range(start, stop):
-        # only the χ axis can be periodic (ImageSpec.periodic)
-        i0 = _bin_closed(cl[e], l0, w0, n0)
-        i1 = _bin_closed(ck[e], l1, w1, n1)
-        i2 = _bin(chi[e], l2, w2, n2, chi_periodic)
-        bad = (i0 < 0) | (i1 < 0) | (i2 < 0)
-        slot = slot0 + (i0 * n1 + i1) * n2 + i2
-        if split:
-            slot = slot + nvox if flav[e] < 0 else slot
-        k = k0 + e - start
-        idx[k] = -1 if bad else slot
-        xs[k] = (q2[e] - q2_off) / q2_scale
-        ws[k] = w[e] * scale if weighted else scale
+    simple = not split and len(w) == 0
+    if per[2]:
+        if simple:
+            _slots_body(cl, ck, chi, q2, w, flav, start, stop, scale, slot0, split, lo, width,
+                        nb, q2_off, q2_scale, nvox, idx, xs, ws, k0, True, True)
+        else:
+            _slots_body(cl, ck, chi, q2, w, flav, start, stop, scale, slot0, split, lo, width,
+                        nb, q2_off, q2_scale, nvox, idx, xs, ws, k0, True, False)
+    elif simple:
+        _slots_body(cl, ck, chi, q2, w, flav, start, stop, scale, slot0, split, lo, width,
+                    nb, q2_off, q2_scale, nvox, idx, xs, ws, k0, False, True)
+    else:
+        _slots_body(cl, ck, chi, q2, w, flav, start, stop, scale, slot0, split, lo, width,
+                    nb, q2_off, q2_scale, nvox, idx, xs, ws, k0, False, False)
 
 
 @njit(cache=True, nogil=True)
@@ -470,8 +491,12 @@ def _accumulate(idx, xs, ws, n, acc, touched, nt):
 @njit(cache=True, nogil=True)
 def _one_image(b, cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, bscale,
                lo, width, nb, per, q2_off, q2_scale, split, bkg_slot0, ch_group, ch_stat,
-               ch_fill, uniform_fill, acc, touched, idx, xs, ws, out):
-    """Voxelise image ``b`` into ``out[b]`` using the scratch arrays; return dropped events."""
+               ch_fill, uniform_fill, acc, touched, idx, xs, ws, out, zeroed):
+    """Voxelise image ``b`` into ``out[b]`` using the scratch arrays; return dropped events.
+
+    ``zeroed`` says that ``out`` was allocated zero-filled and every fill value is 0, so the
+    initialising pass over the image is skipped.
+    """
     nvox = nb[0] * nb[1] * nb[2]
     nch = len(ch_group)
     blk = len(idx)
@@ -491,7 +516,9 @@ def _one_image(b, cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, 
             nt, d = _accumulate(idx, xs, ws, stop - start, acc, touched, nt)
             nd += d
     row = out[b]
-    if uniform_fill:
+    if zeroed:
+        pass
+    elif uniform_fill:
         row[:] = ch_fill[0]
     else:
         for v in range(nvox):
@@ -524,7 +551,7 @@ def _one_image(b, cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, 
 @njit(cache=True, nogil=True, parallel=True)
 def _voxelize_kernel(cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, bscale,
                      lo, width, nb, per, q2_off, q2_scale, split, n_groups,
-                     ch_group, ch_stat, ch_fill, max_events, n_blocks, out):
+                     ch_group, ch_stat, ch_fill, max_events, n_blocks, out, zeroed):
     """Voxelise every image, threads over ``n_blocks`` contiguous blocks of images."""
     n_img = len(off) - 1
     nvox = nb[0] * nb[1] * nb[2]
@@ -542,14 +569,15 @@ def _voxelize_kernel(cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, bof
             dropped[b] = _one_image(
                 b, cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, bscale,
                 lo, width, nb, per, q2_off, q2_scale, split, (n_groups - 1) * nvox, ch_group,
-                ch_stat, ch_fill, uniform_fill, acc, touched, idx, xs, ws, out)
+                ch_stat, ch_fill, uniform_fill, acc, touched, idx, xs, ws, out, zeroed)
     return dropped
 
 
 @njit(cache=True, nogil=True)
 def _voxelize_kernel_serial(cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff,
                             bscale, lo, width, nb, per, q2_off, q2_scale, split, n_groups,
-                            ch_group, ch_stat, ch_fill, max_events, n_blocks, out):
+                            ch_group, ch_stat, ch_fill, max_events, n_blocks, out,
+                            zeroed):
     """Single-threaded twin of :func:`_voxelize_kernel` (no thread start-up or barrier)."""
     n_img = len(off) - 1
     nvox = nb[0] * nb[1] * nb[2]
@@ -564,7 +592,7 @@ def _voxelize_kernel_serial(cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, 
         dropped[b] = _one_image(
             b, cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, bscale,
             lo, width, nb, per, q2_off, q2_scale, split, (n_groups - 1) * nvox, ch_group,
-            ch_stat, ch_fill, uniform_fill, acc, touched, idx, xs, ws, out)
+            ch_stat, ch_fill, uniform_fill, acc, touched, idx, xs, ws, out, zeroed)
     return dropped
 
 
@@ -666,7 +694,10 @@ def voxelize_batch(
     out_dtype = np.dtype(dtype)
     if out_dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ConfigError(f"voxelize_batch dtype must be float32 or float64, not {out_dtype}")
-    out = np.empty((n_img, spec.n_voxels * nch), out_dtype)
+    zeroed = bool(np.all(ch_fill == 0.0))
+    # zero fill values: calloc'd output needs no initialising pass
+    alloc = np.zeros if zeroed else np.empty
+    out = alloc((n_img, spec.n_voxels * nch), out_dtype)
     max_events = (int(np.max(np.diff(off))) if n_img else 0) + max_bkg
     n_threads = get_num_threads() if threads <= 0 else min(int(threads), get_num_threads())
     n_blocks = max(1, min(n_threads, n_img))
@@ -677,7 +708,7 @@ def voxelize_batch(
     args = (
         cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, bscale,
         lo, width, nb, per, float(spec.q2_offset), float(spec.q2_scale), spec.flavour_channels,
-        n_groups, ch_group, ch_stat, ch_fill, max(max_events, 1), n_blocks, out,
+        n_groups, ch_group, ch_stat, ch_fill, max(max_events, 1), n_blocks, out, zeroed,
     )
     if n_blocks > 1:
         previous = get_num_threads()

@@ -4,6 +4,7 @@
 ``likelihood``     packed quadratic forms per event, −ln L with analytic gradient and Hessian
                    (numba + numpy twin), :class:`LikelihoodFit` (MIGRAD, HESSE, MINOS, scans),
                    :class:`FitResult`
+``precompute``     spline table of the J_i matrices: fast per-event quadratic forms (numba)
 ``acceptance``     efficiency-corrected normalisation from a reconstructed simulation sample
 ``templates``      smooth background templates fitted to Mbc-sideband events
 ``fisher``         Fisher information and :func:`cramer_rao` (σ_CRB for N events)
@@ -25,6 +26,7 @@ from hepc9.fit.likelihood import (
     fit_events,
     model_normalisation,
 )
+from hepc9.fit.precompute import CoefficientTable
 from hepc9.fit.templates import BackgroundTemplate, fit_template
 from hepc9.fit.toys import ToyResults, fit_toys
 
@@ -33,6 +35,7 @@ __all__ = [
     "AcceptanceSample",
     "BackgroundTemplate",
     "CRBResult",
+    "CoefficientTable",
     "FitResult",
     "LikelihoodFit",
     "ScanResult",

@@ -28,6 +28,7 @@ optionally MINOS, and likelihood scans/profiles (:meth:`LikelihoodFit.scan`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -39,7 +40,13 @@ from typing import Any, Literal
 import numpy as np
 from numba import njit
 
-from hepc9.errors import DataError, DroppedRowsWarning, FitNotConvergedWarning, ShapeError
+from hepc9.errors import (
+    DataError,
+    DroppedRowsWarning,
+    FitNotConvergedWarning,
+    Hepc9Warning,
+    ShapeError,
+)
 from hepc9.physics.constants import (
     SEED_MODEL,
     SHIFT_NAMES,
@@ -879,6 +886,7 @@ class FitResult:
     n_dropped: int = 0
     normalisation: str = "model"
     message: str = ""
+    scan: dict[str, Any] | None = None
 
     def interval(self, name: str) -> tuple[float, float]:
         """Return the MINOS interval (absolute lower, upper bound) of ``name``."""
@@ -914,6 +922,7 @@ class FitResult:
             "n_dropped": int(self.n_dropped),
             "normalisation": self.normalisation,
             "message": self.message,
+            "scan": self.scan,
         }
 
     @classmethod
@@ -944,6 +953,7 @@ class FitResult:
                 n_dropped=int(data.get("n_dropped", 0)),
                 normalisation=str(data.get("normalisation", "model")),
                 message=str(data.get("message", "")),
+                scan=data.get("scan"),
             )
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise DataError(f"not a fit result: {err}") from err
@@ -970,6 +980,11 @@ class FitResult:
         lines.append(f"fixed: {fixed or 'all other shifts 0'}")
         status = "valid" if self.valid else f"INVALID ({self.message})"
         lines.append(f"−ln L = {self.nll:.3f}, EDM = {self.edm:.2e}, calls = {self.nfcn}: {status}")
+        if self.scan is not None:
+            kind = "profile" if self.scan["profile"] else "scan"
+            lines.append(f"likelihood {kind} of {self.scan['parameter']} (ΔNLL):")
+            for v, d in zip(self.scan["values"], self.scan["delta_nll"], strict=True):
+                lines.append(f"  {v:+10.4f}  {d:10.4f}")
         return "\n".join(lines)
 
 
@@ -1160,6 +1175,13 @@ class LikelihoodFit:
         window = resolve_q2_range(q2_range, constants)
         extra = ("mkpi",) if use_mkpi else ()
         ev, n_drop = select_window(events, window, outside=outside, extra_columns=extra)
+        if "weight" in events and np.any(np.asarray(events["weight"]) != 1.0):
+            warnings.warn(
+                "the events carry per-entry weights; the unbinned fit ignores them (every "
+                "event counts once)",
+                Hepc9Warning,
+                stacklevel=2,
+            )
         if ev["q2"].size < min_events:
             raise DataError(
                 f"only {ev['q2'].size} events in the fit window [{window[0]:.4g}, {window[1]:.4g}]"
@@ -1219,6 +1241,44 @@ class LikelihoodFit:
             x0.append(f0)
         return x0
 
+    def _g2(self, x: Any) -> np.ndarray:
+        """Return the diagonal of the analytic Hessian of the NLL at ``x``."""
+        return np.diag(self.nll.hessian_matrix(np.asarray(x, dtype=np.float64))).copy()
+
+    def _newton(self, x0: list[float], max_iter: int = 30) -> list[float]:
+        """Damped Newton steps with the analytic Hessian towards the minimum.
+
+        Only steps along a positive-definite Hessian that lower −ln L are taken, so the result
+        is never worse than the start; MIGRAD then starts where the curvature is positive.
+        """
+        x = np.array(x0, dtype=np.float64)
+        fval, grad = self.nll.value_and_grad(x)
+        if not math.isfinite(fval):
+            return x0
+        for _ in range(max_iter):
+            hess = self.nll.hessian_matrix(x)
+            try:
+                np.linalg.cholesky(hess)
+                step = -np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                break
+            if float(-grad @ step) < 1e-9:  # predicted decrease: converged
+                break
+            t = 1.0
+            while t > 1e-3:
+                xn = x + t * step
+                if self.nll.fit_fraction and not 0.0 <= xn[-1] < 1.0:
+                    t *= 0.5
+                    continue
+                fn, gn = self.nll.value_and_grad(xn)
+                if math.isfinite(fn) and fn < fval:
+                    break
+                t *= 0.5
+            else:
+                break
+            x, fval, grad = xn, fn, gn
+        return x.tolist()
+
     def migrad(
         self,
         *,
@@ -1227,27 +1287,47 @@ class LikelihoodFit:
         max_calls: int | None = None,
         tolerance: float = 0.1,
     ) -> Any:
-        """Run MIGRAD and HESSE; return the :class:`iminuit.Minuit` object."""
+        """Run MIGRAD and HESSE; return the :class:`iminuit.Minuit` object.
+
+        Newton steps with the analytic Hessian first bring the start close to the minimum
+        (unless a call limit is set); MIGRAD then uses the analytic gradient and Hessian, and
+        HESSE the analytic Hessian.  iminuit 2.33 fails inside Minuit2 ("'NoneType' object is
+        not callable") when a seed with an analytic Hessian meets negative curvature or a call
+        limit; in that case the fit is redone with only the Hessian diagonal as ``g2`` and a
+        numerical HESSE.
+        """
         from iminuit import Minuit
 
-        m = Minuit(
-            self.nll,
-            self._start(start),
-            grad=self.nll.grad,
-            # iminuit 2.33 fails inside Minuit2 when a call limit is hit with an analytic
-            # Hessian; with a limit, HESSE uses finite differences of the gradient instead
-            hessian=self.nll.hessian_matrix if max_calls is None else False,
-            name=self.nll.names,
-        )
-        m.strategy = int(strategy)
-        m.tol = float(tolerance)
-        m.print_level = 0
-        for name in self.free:
-            m.errors[name] = 0.1
-        if self.nll.fit_fraction:
-            m.limits[BACKGROUND_FRACTION] = (0.0, 1.0)
-            m.errors[BACKGROUND_FRACTION] = 0.02
-        m.migrad(ncall=max_calls)
+        x0 = self._start(start)
+        if max_calls is None:
+            x0 = self._newton(x0)
+
+        def build(analytic: bool) -> Any:
+            m = Minuit(
+                self.nll,
+                x0,
+                grad=self.nll.grad,
+                hessian=self.nll.hessian_matrix if analytic else False,
+                g2=None if analytic else self._g2,
+                name=self.nll.names,
+            )
+            m.strategy = int(strategy)
+            m.tol = float(tolerance)
+            m.print_level = 0
+            for name in self.free:
+                m.errors[name] = 0.1
+            if self.nll.fit_fraction:
+                m.limits[BACKGROUND_FRACTION] = (0.0, 1.0)
+                m.errors[BACKGROUND_FRACTION] = 0.02
+            return m
+
+        m = build(analytic=max_calls is None)
+        try:
+            m.migrad(ncall=max_calls)
+        except TypeError:
+            log.debug("MIGRAD with the analytic Hessian failed in Minuit2; retrying with g2")
+            m = build(analytic=False)
+            m.migrad(ncall=max_calls)
         if m.valid:
             m.hesse()
         self._minuit = m
@@ -1434,6 +1514,7 @@ def fit_events(
     strategy: int = 1,
     start: Mapping[str, float] | None = None,
     max_calls: int | None = None,
+    scan: tuple[str, Sequence[float]] | None = None,
 ) -> FitResult:
     """Fit Wilson-coefficient shifts to events (see :meth:`LikelihoodFit.from_events`).
 
@@ -1446,6 +1527,9 @@ def fit_events(
         See :meth:`LikelihoodFit.from_events`.
     minos, strategy, start, max_calls
         See :meth:`LikelihoodFit.fit`.
+    scan : (str, sequence of float), optional
+        Parameter and values of a likelihood profile (:meth:`LikelihoodFit.scan`) stored in
+        the result.
 
     Returns
     -------
@@ -1466,4 +1550,9 @@ def fit_events(
         use_mkpi=use_mkpi,
         min_events=min_events,
     )
-    return lf.fit(minos=minos, strategy=strategy, start=start, max_calls=max_calls)
+    result = lf.fit(minos=minos, strategy=strategy, start=start, max_calls=max_calls)
+    if scan is not None:
+        profile = lf.scan(scan[0], scan[1], profile=True)
+        result = dataclasses.replace(result, scan=profile.to_dict())
+        lf._result = result
+    return result

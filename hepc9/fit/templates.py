@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.physics.constants import SEED_MODEL, ModelConstants
 
 __all__ = ["BackgroundTemplate", "fit_template", "template_features"]
 
@@ -245,6 +246,7 @@ def fit_template(
     acceptance: Any = None,
     outside: str = "drop",
     min_events: int = 20,
+    constants: ModelConstants = SEED_MODEL,
 ) -> BackgroundTemplate:
     """Fit the exponential-polynomial background template to sideband events.
 
@@ -262,6 +264,8 @@ def fit_template(
         Sideband events outside the window are dropped (default, with a warning) or rejected.
     min_events : int
         Smallest usable sideband sample.
+    constants : ModelConstants
+        Masses that fix the kinematic q² range.
 
     Returns
     -------
@@ -274,7 +278,7 @@ def fit_template(
     ords = tuple(int(o) for o in orders)
     if len(ords) != 4 or any(o < 0 for o in ords):
         raise DataError(f"template orders {tuple(orders)} must be four non-negative integers")
-    window = resolve_q2_range(q2_range)
+    window = resolve_q2_range(q2_range, constants)
     if acceptance is not None:
         acceptance.check_window(window)
     ev, _ = select_window(sideband, window, outside=outside, what="sideband events")  # type: ignore[arg-type]

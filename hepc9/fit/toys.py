@@ -133,10 +133,9 @@ def _one_toy(
     )
     coeffs = event_coefficients(ev, params=free, at=at, constants=constants, q2_range=window)
     lf = LikelihoodFit(coeffs, norm, free=free, at=at, q2_range=window)
-    start = {n: getattr(truth, n) for n in free}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitNotConvergedWarning)
-        res = lf.fit(minos=minos, start=start)
+        res = lf.fit(minos=minos)  # start at 0 (the seed model), as for real data
     k = len(free)
     vals = np.array([res.values[n] for n in free])
     errs = np.array([res.errors[n] for n in free])

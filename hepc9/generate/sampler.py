@@ -223,44 +223,106 @@ def _guide_table(cdf: np.ndarray) -> np.ndarray:
     return out.reshape(cdf.shape)
 
 
+#: cosθℓ cells of :func:`_angular_bound` (finer cells give a tighter bound).
+_BOUND_CELLS = 32
+
+
 def _angular_bound(j: np.ndarray) -> np.ndarray:
     """Return an upper bound of Σ_i J_i f_i(Ω) over the angles, for J of shape (12, n) → (n,).
 
-    With y = cosθℓ the sin²θK, cos²θK and sin2θK groups of physics.md §2.1 are bounded
-    separately: the first two by exact maxima over y ∈ [−1, 1] of quadratics in y (the φ terms
-    by their amplitude √(J3² + J9²)), the third by √(J5² + J7²) + √(J4² + J8²).  The result
-    a sin²θK + b cos²θK + 2c |sinθK cosθK| is maximised over θK exactly.
+    Write the density as sin²θK A + cos²θK B + 2 sinθK cosθK C with y = cosθℓ.  On each cell
+    of a partition of y ∈ [−1, 1]: A ≤ max of the quadratic (J1s − J2s + R) + J6s y +
+    (2J2s − R) y² with R = √(J3² + J9²) (the φ terms by their amplitude), B ≤ max of
+    (J1c − J2c) + J6c y + 2J2c y², and |C| ≤ √(J5² + J7²) max √(1 − y²) +
+    √(J4² + J8²) max 2|y|√(1 − y²), all maxima exact on the cell.  The maximum over θK of
+    a sin²θK + b cos²θK + 2c |sinθK cosθK| is (a + b + √((a − b)² + 4c²))/2, non-decreasing in
+    a, b, c; the bound is its maximum over the cells.
 
-    The bound is a convex function of J (a maximum of linear functions composed with
+    The bound is a convex function of J (suprema of linear functions composed with
     non-decreasing convex maps), so on a grid interval where J is interpolated linearly the
     linear interpolation of the node bounds is again a valid bound: the kernels use that.
     """
-    j1s, j1c, j2s, j2c, j3, j4, j5, j6s, j6c, j7, j8, j9 = j
-    r = np.sqrt(j3 * j3 + j9 * j9)
-    a = _max_quadratic_numpy(j1s - j2s + r, j6s, 2.0 * j2s - r)
-    b = _max_quadratic_numpy(j1c - j2c, j6c, 2.0 * j2c)
-    c = np.sqrt(j5 * j5 + j7 * j7) + np.sqrt(j4 * j4 + j8 * j8)
-    a = np.maximum(a, 0.0)
-    b = np.maximum(b, 0.0)
-    return (0.5 * (a + b + np.sqrt((a - b) ** 2 + 4.0 * c * c))) * (1.0 + 1e-9)
+    j = np.asarray(j, dtype=np.float64)
+    n = j.shape[1]
+    y0, y1, s_max, t_max = _bound_cells()
+    out = np.empty(n)
+    step = max(1, 2_000_000 // _BOUND_CELLS)
+    for start in range(0, n, step):
+        jj = j[:, start : start + step, None]
+        j1s, j1c, j2s, j2c, j3, j4, j5, j6s, j6c, j7, j8, j9 = jj
+        r = np.sqrt(j3 * j3 + j9 * j9)
+        a = np.maximum(_max_quadratic_cells(j1s - j2s + r, j6s, 2.0 * j2s - r, y0, y1), 0.0)
+        b = np.maximum(_max_quadratic_cells(j1c - j2c, j6c, 2.0 * j2c, y0, y1), 0.0)
+        c = np.sqrt(j5 * j5 + j7 * j7) * s_max + np.sqrt(j4 * j4 + j8 * j8) * t_max
+        bound = 0.5 * (a + b + np.sqrt((a - b) ** 2 + 4.0 * c * c))
+        out[start : start + step] = np.max(bound, axis=-1)
+    return out * (1.0 + 1e-9)
 
 
-def _max_quadratic_numpy(alpha: Any, beta: Any, gamma: Any) -> np.ndarray:
-    """Maximum of α + βy + γy² over y ∈ [−1, 1] (element-wise)."""
-    alpha, beta, gamma = np.broadcast_arrays(
-        np.asarray(alpha, float), np.asarray(beta, float), np.asarray(gamma, float)
-    )
-    best = np.maximum(alpha + beta + gamma, alpha - beta + gamma)
+def _bound_cells() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells (y0, y1) of :func:`_angular_bound` and the cell maxima of √(1 − y²), 2|y|√(1 − y²)."""
+    edges = np.linspace(-1.0, 1.0, _BOUND_CELLS + 1)
+    y0, y1 = edges[:-1], edges[1:]
+    u_lo = np.where((y0 < 0.0) & (y1 > 0.0), 0.0, np.minimum(y0 * y0, y1 * y1))
+    u_hi = np.maximum(y0 * y0, y1 * y1)
+    s_max = np.sqrt(1.0 - u_lo)
+    u_t = np.clip(0.5, u_lo, u_hi)
+    t_max = 2.0 * np.sqrt(u_t * (1.0 - u_t))
+    return y0, y1, s_max, t_max
+
+
+def _angular_bound_fast(j: np.ndarray) -> np.ndarray:
+    """:func:`_angular_bound` computed by the numba kernel :func:`_angular_bound_kernel`."""
+    jt = np.ascontiguousarray(np.asarray(j, dtype=np.float64).T)
+    out = np.empty(jt.shape[0])
+    _angular_bound_kernel(jt, *_bound_cells(), out)
+    return out
+
+
+def _max_quadratic_cells(
+    alpha: np.ndarray, beta: np.ndarray, gamma: np.ndarray, y0: np.ndarray, y1: np.ndarray
+) -> np.ndarray:
+    """Exact maximum of α + βy + γy² over each cell [y0, y1] (broadcast (n, 1) × (cells,))."""
+    best = np.maximum(alpha + beta * y0 + gamma * y0 * y0, alpha + beta * y1 + gamma * y1 * y1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        y0 = np.where(gamma < 0.0, -beta / (2.0 * np.where(gamma < 0.0, gamma, -1.0)), 2.0)
-    inside = np.abs(y0) <= 1.0
-    vertex = alpha + beta * y0 + gamma * y0 * y0
-    return np.where(inside, np.maximum(best, vertex), best)
+        yv = np.where(gamma < 0.0, -beta / (2.0 * np.where(gamma < 0.0, gamma, -1.0)), 2.0)
+    inside = (yv >= y0) & (yv <= y1)
+    return np.where(inside, np.maximum(best, alpha + beta * yv + gamma * yv * yv), best)
 
 
 # --------------------------------------------------------------------------------------------
 # numba kernels
 # --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _max_quadratic_cell(alpha, beta, gamma, y0, y1):  # pragma: no cover - compiled
+    """Exact maximum of α + βy + γy² over [y0, y1] (scalar twin of _max_quadratic_cells)."""
+    best = max(alpha + beta * y0 + gamma * y0 * y0, alpha + beta * y1 + gamma * y1 * y1)
+    if gamma < 0.0:
+        yv = -beta / (2.0 * gamma)
+        if y0 <= yv <= y1:
+            best = max(best, alpha + beta * yv + gamma * yv * yv)
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _angular_bound_kernel(jt, y0, y1, s_max, t_max, out):  # pragma: no cover - compiled
+    """Numba version of :func:`_angular_bound` for J of shape (n, 12); fills ``out`` (n,)."""
+    for i in range(jt.shape[0]):
+        j = jt[i]
+        r = math.sqrt(j[4] * j[4] + j[11] * j[11])
+        a_al, a_be, a_ga = j[0] - j[2] + r, j[7], 2.0 * j[2] - r
+        b_al, b_be, b_ga = j[1] - j[3], j[8], 2.0 * j[3]
+        n1 = math.sqrt(j[6] * j[6] + j[9] * j[9])
+        n2 = math.sqrt(j[5] * j[5] + j[10] * j[10])
+        best = -math.inf
+        for c in range(y0.shape[0]):
+            a = max(_max_quadratic_cell(a_al, a_be, a_ga, y0[c], y1[c]), 0.0)
+            b = max(_max_quadratic_cell(b_al, b_be, b_ga, y0[c], y1[c]), 0.0)
+            cc = n1 * s_max[c] + n2 * t_max[c]
+            best = max(best, 0.5 * (a + b + math.sqrt((a - b) ** 2 + 4.0 * cc * cc)))
+        out[i] = best * (1.0 + 1e-9)
 
 
 @njit(cache=True, nogil=True)
@@ -355,6 +417,7 @@ def _draw_angles(gen, j, bound, out_i, ctl_out, ctk_out, chi_out):  # pragma: no
 
 @njit(cache=True, nogil=True)
 def _draw_flavour(gen, mode):  # pragma: no cover - compiled
+    """Return the flavour code ``mode`` (±1), or ±1 with probability ½ each for ``mode = 0``."""
     if mode != 0:
         return mode
     return 1 if gen.random() < 0.5 else -1
@@ -380,8 +443,8 @@ def _sample_chunk_narrow(
 @njit(cache=True, nogil=True)
 def _sample_chunk_relbw(
     gen, ls_grid, ls_dens, ls_cdf, ls_guide, masses, vgrid, ktab, btab, dens, cdf, guides, totals,
-    q2_min, m_b,
-    win_lo, win_hi, flavour_mode, q2_out, ctl_out, ctk_out, chi_out, mkpi_out, flav_out,
+    q2_min, m_b, win_lo, win_hi, flavour_mode,
+    q2_out, ctl_out, ctk_out, chi_out, mkpi_out, flav_out,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Fill one chunk of Breit–Wigner events from a :class:`MassQ2Table` (tables as arrays)."""
     n_nodes = masses.shape[0]
@@ -540,9 +603,16 @@ class Q2Table:
         if not (isinstance(tolerance, int | float) and 0.0 < tolerance < 1.0):
             raise DataError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
         self.tolerance = float(tolerance)
+        if self.shifts.is_zero():
+            start = np.linspace(0.0, 1.0, grid_points)
+        else:
+            # start from the refined grid of the seed model for the same window: the pole, the
+            # cusp and the endpoints sit where they are for every shift, so the refinement
+            # usually stops after one pass
+            start = _base_grid(constants, q2_range, grid_points, self.tolerance, mkpi).copy()
         v, k, km, interp = _refine_grid(
             self._exact_k,
-            np.linspace(0.0, 1.0, grid_points),
+            start,
             tolerance=self.tolerance,
             floor=_TABLE_FLOOR,
             max_points=8 * grid_points + 50_000,
@@ -553,7 +623,7 @@ class Q2Table:
         self.density = self.k @ _DGAMMA_WEIGHTS
         self.cdf = _cumulative_linear(self.density, self.v)
         self.guide = _guide_table(self.cdf)
-        self.bound = _angular_bound(k)
+        self.bound = _angular_bound_fast(k)
         if not (self.cdf[-1] > 0.0 and np.isfinite(self.cdf[-1])):
             raise DataError(
                 f"the rate in the q² window [{self.q2_lo:.6g}, {self.q2_hi:.6g}] GeV² is "
@@ -707,7 +777,7 @@ class MassQ2Table:
         self.totals = np.ascontiguousarray(self.cdf[:, -1])
         self.guides = _guide_table(self.cdf)
         self.bound = np.ascontiguousarray(
-            _angular_bound(self.k.reshape(-1, 12).T).reshape(self.density.shape)
+            _angular_bound_fast(self.k.reshape(-1, 12).T).reshape(self.density.shape)
         )
         self.ls_grid = np.linspace(self.m_lo, self.m_hi, _LINE_SHAPE_POINTS)
         self.ls_density = relbw_line_shape(self.ls_grid, constants=constants)
@@ -850,6 +920,22 @@ def _line_shape_norm(constants: ModelConstants) -> float:
         limit=400,
     )
     return float(val)
+
+
+@functools.lru_cache(maxsize=16)
+def _base_grid(
+    constants: ModelConstants,
+    q2_range: Any,
+    grid_points: int,
+    tolerance: float,
+    mkpi: float | None,
+) -> np.ndarray:
+    """Refined grid of the seed model (δC = 0) for a window; start grid for other shifts."""
+    q2_range = None if q2_range is None else tuple(float(x) for x in q2_range)
+    return Q2Table(
+        WilsonShifts(), constants=constants, q2_range=q2_range, grid_points=grid_points,
+        tolerance=tolerance, mkpi=mkpi,
+    ).v  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)

@@ -4,13 +4,11 @@ Builders are functions ``build(input_shape, cfg, **extra) -> keras.Model`` retur
 uncompiled model; :data:`REGISTRY` maps their names to ``"module:function"`` strings that are
 imported only on lookup, so ``import hepc9.models`` loads no Keras.
 
-========================  =========================================================  ==========
-name                      model                                                      input
-========================  =========================================================  ==========
-``resnet3d``              3D ResNet of papers/002 (depth 10/18/34, width multiplier)  (X,Y,Z,C)
-``deepsets``              Deep Sets: φ per event, mean pooling, ρ → δC9              (n, F)
-``event``                 per-event classifier over the δC9 label grid               (F,)
-========================  =========================================================  ==========
+* ``resnet3d``: the 3D ResNet of papers/002 (depth 10/18/34, width multiplier), images
+  ``(X, Y, Z, C)`` → δC9;
+* ``deepsets``: Deep Sets, φ per event, mean pooling, ρ → δC9, event sets ``(n, F)``;
+* ``event``: a per-event classifier over the δC9 label grid, events ``(F,)``, combined over a
+  set into a posterior (:mod:`hepc9.models.event_classifier`).
 
 A trained model is a folder holding ``model.keras`` (the Keras v3 format, no pickle) and
 ``model.json`` (builder and arguments, input shape, label map, normalisation, dataset index

@@ -155,6 +155,7 @@ def load_template(
     BackgroundTemplate
     """
     from hepc9.fit.templates import fit_template
+    from hepc9.physics.constants import model_constants
 
     sb, _ = _read(path, config, layout)
     return fit_template(
@@ -163,6 +164,7 @@ def load_template(
         orders=config.fit.template_orders,
         acceptance=acceptance,
         outside="drop",
+        constants=model_constants(config.physics.constants),
     )
 
 
@@ -178,6 +180,7 @@ def fit_file(
     fraction_error: float | None = None,
     fix_fraction: bool | None = None,
     minos: bool | None = None,
+    scan: tuple[str, Sequence[float]] | None = None,
     layout: str = "auto",
     output: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -202,6 +205,8 @@ def fit_file(
         Background fraction start/fixed value, Gaussian constraint σ, fixed flag.
     minos : bool, optional
         Run MINOS.
+    scan : (str, sequence of float), optional
+        Likelihood profile of one parameter, stored in the result.
     layout : str
         Input layout of all files.
     output : path-like, optional
@@ -250,6 +255,7 @@ def fit_file(
         min_events=fc.min_events,
         minos=fc.minos if minos is None else minos,
         strategy=fc.strategy,
+        scan=scan,
     )
     if output is not None:
         data = result.to_dict()

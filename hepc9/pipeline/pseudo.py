@@ -47,6 +47,8 @@ class SetChunk:
         Chunk index (part of the spawn key).
     n_sets : int
         Sets in this chunk.
+    run_dir : str
+        Run directory (detector-level fits read the ``detector`` stage's outputs there).
     """
 
     config: dict[str, Any]
@@ -56,10 +58,12 @@ class SetChunk:
     truth_index: int
     chunk: int
     n_sets: int
+    run_dir: str = ""
 
 
 def chunk_specs(
-    cfg: Config, *, level: str, n_events: int, truths: Sequence[float], n_sets: int
+    cfg: Config, *, level: str, n_events: int, truths: Sequence[float], n_sets: int,
+    run_dir: str = "",
 ) -> list[SetChunk]:
     """Cut the pseudo-experiments of one (level, N) into chunks for all truths.
 
@@ -75,6 +79,8 @@ def chunk_specs(
         True δC9 values.
     n_sets : int
         Sets per truth.
+    run_dir : str
+        Run directory (needed at detector level).
 
     Returns
     -------
@@ -85,7 +91,7 @@ def chunk_specs(
     for ti, t in enumerate(truths):
         for c, start in enumerate(range(0, n_sets, SETS_PER_CHUNK)):
             specs.append(SetChunk(plain, level, int(n_events), float(t), ti, c,
-                                  min(SETS_PER_CHUNK, n_sets - start)))
+                                  min(SETS_PER_CHUNK, n_sets - start), str(run_dir)))
     return specs
 
 
@@ -159,7 +165,7 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     sets = generate_sets(spec, cfg)
     out: dict[str, list[float]] = {"value": [], "error": [], "lower": [], "upper": [],
                                    "valid": []}
-    fit_kw = _fit_options(cfg, spec.level)
+    fit_kw = _fit_options(cfg, spec)
     for events in sets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitNotConvergedWarning)  # recorded as valid=False
@@ -178,9 +184,9 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     return out
 
 
-def _fit_options(cfg: Config, level: str) -> dict[str, Any]:
-    if level == "gen":
+def _fit_options(cfg: Config, spec: SetChunk) -> dict[str, Any]:
+    if spec.level == "gen":
         return {}
     from hepc9.pipeline.detector_sets import detector_fit_options
 
-    return detector_fit_options(cfg)
+    return detector_fit_options(cfg, spec.run_dir)

@@ -16,9 +16,10 @@ whole region of ``[background]`` so that the sideband receives its ARGUS share
 columns both kinds have (the angles, m(Kπ), flavour, Mbc, ΔE, ``is_signal`` and the truth
 columns), without four-vectors, and the rows are shuffled with a seeded permutation.
 
-Random streams (:mod:`hepc9.seeding`): detector chunk ``i`` uses ``("detector", i, 0)``,
-four-vectors added to an input without them ``("detector", i, 1)``, background block ``j``
-``("background", 0, j)`` and the shuffle ``("background", 1)``.
+Random streams (:mod:`hepc9.seeding`, ``S`` = the optional ``stream`` keys): detector chunk
+``i`` uses ``("detector", *S, i, 0)``, four-vectors added to an input without them
+``("detector", *S, i, 1)``, background block ``j`` ``("background", *S, 0, j)`` and the
+shuffle ``("background", *S, 1)``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def simulate_file(
     seed: int | None = None,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    stream: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Run detector simulation, selection and optional background on one generator-level file.
 
@@ -107,6 +109,9 @@ def simulate_file(
         Replace existing outputs.
     progress : callable, optional
         Called with the number of input events processed after each chunk.
+    stream : tuple of int
+        Extra spawn-key entries after the stage number (e.g. a label index), so that several
+        files of one run get independent detector and background streams.
 
     Returns
     -------
@@ -162,13 +167,15 @@ def simulate_file(
     for i, chunk in enumerate(iterate_events(input_path, step_size=cfg.detector.chunk_size)):
         if any(c not in chunk for c in FOUR_VECTOR_COLUMNS):
             chunk = lab_four_vectors(
-                chunk, rng=stream_rng(seed, "detector", i, 1), constants=constants
+                chunk, rng=stream_rng(seed, "detector", *stream, i, 1), constants=constants
             )
+            if not added_four_vectors:
+                log.info("%s has no four-vectors; adding them with a seeded rng", input_path)
             added_four_vectors = True
         det, flow = simulate_detector(
             chunk,
             config=cfg.detector,
-            rng=stream_rng(seed, "detector", i, 0),
+            rng=stream_rng(seed, "detector", *stream, i, 0),
             beam=beam,
             constants=constants,
         )
@@ -210,7 +217,7 @@ def simulate_file(
                 m,
                 config=cfg.background,
                 beam=beam,
-                rng=stream_rng(seed, "background", 0, j),
+                rng=stream_rng(seed, "background", *stream, 0, j),
                 constants=constants,
             )
             bkg = _as_stored(bkg)
@@ -228,7 +235,7 @@ def simulate_file(
             bkg_sb.append(_take(bkg, in_sb))
         columns = [c for c in signal_columns if c in bkg_sr[0]]
         dropped = [c for c in signal_columns if c not in columns]
-        mix = stream_rng(seed, "background", 1)
+        mix = stream_rng(seed, "background", *stream, 1)
         merged = []
         for sig, parts in ((signal_sr, bkg_sr), (signal_sb, bkg_sb)):
             both = _concat([{c: sig[c] for c in columns}, *parts], columns)
@@ -259,7 +266,7 @@ def simulate_file(
         "background": {**_plain(cfg.background), "enabled": with_background,
                        "fraction": fraction} if with_background else None,
         "four_vectors_added": added_four_vectors,
-        "spawn_key": list(spawn_key("detector")),
+        "spawn_key": list(spawn_key("detector", *stream)),
     }  # fmt: skip
     written: dict[str, str] = {}
     for region, events, path in (

@@ -57,19 +57,148 @@ def stage_samples(ctx: RunContext) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------
+# detector, datasets, training, Cramér–Rao bounds
+# --------------------------------------------------------------------------------------------
+
+
+def stage_detector(ctx: RunContext) -> list[Path]:
+    """Simulate the detector on a generated sample: efficiency sample, signal region, sideband.
+
+    Two passes over independent generator samples: one without background gives the
+    efficiency (acceptance) sample of the likelihood normalisation; one with the configured
+    background gives the signal-region and Mbc-sideband files (sideband → background template
+    and background images) and the cutflow/efficiency report.
+    """
+    from hepc9.pipeline.detector_sets import DETECTOR_FILES
+    from hepc9.pipeline.generate import generate_file
+    from hepc9.pipeline.simulate import simulate_file
+
+    cfg = ctx.cfg
+    gen_cfg = cfg.replace(generate=dataclasses.replace(cfg.generate, four_vectors=True))
+    outs = []
+    gen = ctx.path(*DETECTOR_FILES["gen"].split("/"))
+    with progress_bar(cfg.generate.events, desc="detector/generate",
+                      enabled=ctx.show_progress) as up:
+        generate_file(gen_cfg, gen, overwrite=True, progress=up, stream=(91,))
+    eff_gen = ctx.path("detector", "efficiency_gen.root")
+    generate_file(gen_cfg, eff_gen, overwrite=True, stream=(92,))
+    eff = ctx.path(*DETECTOR_FILES["efficiency"].split("/"))
+    simulate_file(cfg, eff_gen, eff, background=False, overwrite=True,
+                  report=ctx.path("detector", "efficiency_report.json"))
+    eff_gen.unlink()
+    sig = ctx.path(*DETECTOR_FILES["signal"].split("/"))
+    sb = ctx.path(*DETECTOR_FILES["sideband"].split("/"))
+    report = ctx.path(*DETECTOR_FILES["report"].split("/"))
+    with progress_bar(cfg.generate.events, desc="detector/simulate",
+                      enabled=ctx.show_progress) as up:
+        simulate_file(cfg, gen, sig, sideband_output=sb, report=report, overwrite=True,
+                      progress=up)
+    outs += [gen, eff, ctx.path("detector", "efficiency_report.json"), sig, sb, report]
+    return outs
+
+
+def _dataset_dir(ctx: RunContext, kind: str, n_events: int) -> Path:
+    return ctx.run_dir / "datasets" / f"{kind}_N{n_events}"
+
+
+def _kind(method: str) -> str:
+    return "images" if method == "resnet3d" else "sets"
+
+
+def stage_datasets(ctx: RunContext) -> list[Path]:
+    """Build the training and validation datasets of every neural method and set size."""
+    from hepc9.datasets.build import build_dataset, total_items
+
+    cfg = ctx.cfg
+    outs = []
+    kinds = sorted({_kind(m) for m in ctx.neural})
+    for n_events in cfg.evaluate.events_per_set:
+        for kind in kinds:
+            sub = cfg.replace(datasets=dataclasses.replace(cfg.datasets, kind=kind,
+                                                           events_per_image=n_events))
+            out = _dataset_dir(ctx, kind, n_events)
+            splits = ("train", "validation")
+            with progress_bar(total_items(sub, splits), desc=f"datasets/{kind} N={n_events}",
+                              unit="item", enabled=ctx.show_progress) as up:
+                build_dataset(sub, out, overwrite=True, splits=splits, progress=up)
+            outs.append(out)
+    return outs
+
+
+def _model_dir(ctx: RunContext, method: str, n_events: int) -> Path:
+    return ctx.run_dir / "models" / f"{method}_N{n_events}"
+
+
+def stage_train(ctx: RunContext) -> list[Path]:
+    """Train every enabled neural method for every set size (interrupted runs resume)."""
+    from hepc9.pipeline.train import train_from_folder
+
+    cfg = ctx.cfg
+    outs = []
+    for n_events in cfg.evaluate.events_per_set:
+        for method in ctx.neural:
+            out = _model_dir(ctx, method, n_events)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            log.info("training %s on %s-event items", method, n_events)
+            result = train_from_folder(cfg, _dataset_dir(ctx, _kind(method), n_events), out,
+                                       model_name=method, overwrite=True,
+                                       progress=bool(ctx.show_progress))
+            write_json(out / "train_result.json", result)
+            outs.append(out)
+    return outs
+
+
+def stage_crb(ctx: RunContext) -> list[Path]:
+    """Cramér–Rao bounds at the comparison points for every level and set size."""
+    from hepc9.fit.fisher import cramer_rao
+    from hepc9.physics.constants import WilsonShifts, model_constants
+
+    cfg = ctx.cfg
+    constants = model_constants(cfg.physics.constants)
+    g = cfg.generate
+    from hepc9.pipeline.pseudo import _window
+
+    rows = []
+    for level in cfg.evaluate.levels:
+        extra: dict[str, Any] = {}
+        if level == "det":
+            from hepc9.pipeline.detector_sets import detector_fit_options
+
+            opts = detector_fit_options(cfg, ctx.run_dir)
+            extra = {"acceptance": opts["acceptance"]}
+            if "background" in opts:
+                extra.update(background=opts["background"],
+                             background_fraction=opts["background_fraction"])
+        for t in cfg.evaluate.comparison_truths:
+            at = WilsonShifts(dc7=g.dc7, dc9=t, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p, c10p=g.c10p)
+            for n_events in cfg.evaluate.events_per_set:
+                res = cramer_rao(n_events, at=at, params=("dc9",), q2_range=_window(cfg),
+                                 constants=constants, **extra)
+                rows.append({"level": level, "truth": float(t), "events_per_set": n_events,
+                             "sigma": float(res.sigma["dc9"]), "method": res.method,
+                             "fisher_per_event": float(res.fisher[0][0])})
+    out = ctx.path("crb", "crb.json")
+    write_json(out, {"bounds": rows})
+    return [out]
+
+
+# --------------------------------------------------------------------------------------------
 # evaluation
 # --------------------------------------------------------------------------------------------
 
 
 def evaluation_truths(ctx: RunContext) -> list[float]:
-    """True δC9 values of the pseudo-experiments (config, else the dataset's test labels)."""
-    cfg = ctx.cfg
-    truths = list(cfg.evaluate.truths)
-    if not truths:
-        from hepc9.datasets.build import label_grid
+    """Return the true δC9 values of the pseudo-experiments.
 
-        train, test = label_grid(cfg.datasets)
-        truths = list(test)
+    ``[evaluate] truths`` when given, else the test labels of ``[datasets]`` (the training
+    grid plus the values between its points); the comparison points are always included.
+    """
+    cfg = ctx.cfg
+    truths = [float(t) for t in cfg.evaluate.truths]
+    if not truths:
+        from hepc9.datasets.labels import split_labels
+
+        truths = [float(t) for t in split_labels(cfg.datasets)["test"]]
     for t in cfg.evaluate.comparison_truths:
         if not any(abs(t - u) < 1e-9 for u in truths):
             truths.append(float(t))
@@ -83,7 +212,7 @@ def _fit_ensembles(ctx: RunContext, level: str, n_events: int, truths: list[floa
 
     cfg = ctx.cfg
     specs = chunk_specs(cfg, level=level, n_events=n_events, truths=truths,
-                        n_sets=cfg.evaluate.sets_per_truth)
+                        n_sets=cfg.evaluate.sets_per_truth, run_dir=str(ctx.run_dir))
     with progress_bar(len(specs), desc=f"fit {level} N={n_events}", unit="chunk",
                       enabled=ctx.show_progress) as up, make_executor(cfg.scale) as ex:
         results = map_chunks(run_fit_chunk, specs, ex, progress=up)
@@ -109,6 +238,48 @@ def _fit_ensembles(ctx: RunContext, level: str, n_events: int, truths: list[floa
         pulls[repr(t)] = {"mean": float(p.mean()), "width": float(p.std(ddof=1))}
     out = ctx.path("evaluate", f"{level}_N{n_events}_fit.json")
     write_json(out, {**ens.to_dict(), "pulls": pulls, "invalid_fits": n_invalid})
+    return out
+
+
+def _neural_ensembles(
+    ctx: RunContext, method: str, level: str, n_events: int, truths: list[float]
+) -> Path:
+    from hepc9.evaluate.ensembles import summarise_ensemble
+    from hepc9.models import _backend
+    from hepc9.pipeline.pseudo import chunk_specs, generate_sets
+    from hepc9.pipeline.train import build_inputs
+
+    cfg = ctx.cfg
+    _backend.select(_backend.resolve(None, cfg.train.backend))
+    from hepc9.train import load_predictor, predict
+
+    model, info = load_predictor(_model_dir(ctx, method, n_events))
+    specs = chunk_specs(cfg, level=level, n_events=n_events, truths=truths,
+                        n_sets=cfg.evaluate.sets_per_truth, run_dir=str(ctx.run_dir))
+    values: dict[float, list[np.ndarray]] = {t: [] for t in truths}
+    lower: dict[float, list[np.ndarray]] = {t: [] for t in truths}
+    upper: dict[float, list[np.ndarray]] = {t: [] for t in truths}
+    with progress_bar(len(specs), desc=f"{method} {level} N={n_events}", unit="chunk",
+                      enabled=ctx.show_progress) as up:
+        for i, spec in enumerate(specs):
+            sets = generate_sets(spec, cfg)
+            joined = {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}
+            items, _ = build_inputs(joined, info, events_per_set=n_events)
+            pred = predict(model, info, items)
+            values[spec.truth].append(pred["dc9"])
+            if "lower" in pred:
+                lower[spec.truth].append(pred["lower"])
+                upper[spec.truth].append(pred["upper"])
+            up(i + 1)
+    intervals = None
+    if all(lower[t] for t in truths):
+        intervals = {t: (np.concatenate(lower[t]), np.concatenate(upper[t])) for t in truths}
+    seen = np.asarray(info.get("labels", {}).get("grid", []), dtype=np.float64)
+    ens = summarise_ensemble(method, {t: np.concatenate(v) for t, v in values.items()},
+                             events_per_set=n_events,
+                             seen_labels=seen if seen.size else None, intervals=intervals)
+    out = ctx.path("evaluate", f"{level}_N{n_events}_{method}.json")
+    write_json(out, ens.to_dict())
     return out
 
 
@@ -210,30 +381,39 @@ def stage_plots(ctx: RunContext) -> list[Path]:
         save(plots.plot_likelihood_scan(np.array(s["values"]), np.array(s["dnll"]),
                                         truth=s["truth"]), "likelihood_scan")
     for method in ctx.neural:
-        hist = ctx.run_dir / "models" / method / "history.json"
+        hist = _model_dir(ctx, method, n_main) / "history.json"
         if hist.exists():
-            save(plots.plot_training_history(read_json(hist), title=method), f"training_{method}")
-    images = ctx.run_dir / "datasets" / "images"
+            save(plots.plot_training_history(_history_lists(read_json(hist)), title=method),
+                 f"training_{method}")
+    images = _dataset_dir(ctx, "images", n_main) / "train"
     if (images / "index.json").exists():
         from hepc9.datasets.store import open_dataset
 
         ds = open_dataset(images)
         save(plots.plot_image_slices(np.asarray(ds.x[0], dtype=np.float32)), "image_slices")
     det = ctx.run_dir / "detector"
-    if (det / "efficiency.json").exists():
-        eff = read_json(det / "efficiency.json")
-        save(plots.plot_efficiency(eff["efficiency"] if "efficiency" in eff else eff),
-             "efficiency")
-    if (det / "all.root").exists():
-        allc, _ = read_events(det / "all.root", columns=["mbc", "delta_e", "is_signal"])
+    if (det / "efficiency_report.json").exists():
+        eff = read_json(det / "efficiency_report.json")
+        save(plots.plot_efficiency(eff["efficiency"]), "efficiency")
+    if (det / "signal_region.root").exists():
+        cols = ["mbc", "delta_e", "is_signal"]
+        sr, _ = read_events(det / "signal_region.root", columns=cols)
+        sb, _ = read_events(det / "sideband.root", columns=cols)
+        allc = {c: np.concatenate([sr[c], sb[c]]) for c in cols}
         sel = cfg.selection
         save(plots.plot_mbc_delta_e(allc, signal_region=(sel.mbc_signal_min, sel.delta_e_max),
                                     sideband=sel.mbc_sideband), "mbc_delta_e")
     return written
 
 
-def _fmt(x: Any, spec: str = ".4f") -> str:
-    return "–" if x is None else format(x, spec)
+def _history_lists(history: Any) -> dict[str, list[float]]:
+    """Accept a Keras-style dict of lists or a list of per-epoch records."""
+    if isinstance(history, dict) and "epochs" in history:
+        history = history["epochs"]
+    if isinstance(history, list):
+        keys = {k for rec in history for k in rec}
+        return {k: [rec.get(k, np.nan) for rec in history] for k in keys}
+    return dict(history)
 
 
 def stage_report(ctx: RunContext) -> list[Path]:

@@ -195,7 +195,6 @@ def test_config_errors():
         EventFactory(_cfg("background.enabled=true"))
 
 
-@pytest.mark.slow
 def test_detector_level_with_background_mixing():
     cfg = _cfg("detector.enabled=true", "background.enabled=true",
                "datasets.channels=['q2_mean','count','background']", "datasets.items_per_chunk=3")

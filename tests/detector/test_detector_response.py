@@ -267,8 +267,9 @@ def test_bad_inputs(gen_events):
         _run(no_vectors, DetectorConfig())
     bad = dict(gen_events, k_px=gen_events["k_px"].copy())
     bad["k_px"][7] = np.nan
-    with pytest.raises(DataError, match="'k_px' is not finite in event 7"):
-        _run(bad, DetectorConfig())
+    for engine in ("numba", "numpy"):
+        with pytest.raises(DataError, match="'k_px' is not finite in event 7"):
+            _run(bad, DetectorConfig(), engine=engine)
     flav = dict(gen_events, flavour=np.zeros(len(gen_events["q2"]), dtype=np.int8))
     with pytest.raises(DataError, match="flavour"):
         _run(flav, DetectorConfig())

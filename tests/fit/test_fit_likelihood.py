@@ -259,3 +259,12 @@ def test_numpy_and_numba_fits_agree(sample):
     a, b = fast.fit(), slow.fit()
     assert a.values["dc9"] == pytest.approx(b.values["dc9"], abs=1e-6)
     assert a.errors["dc9"] == pytest.approx(b.errors["dc9"], rel=1e-6)
+
+
+def test_weighted_events_warn_that_weights_are_ignored(sample):
+    from hepc9.errors import Hepc9Warning
+
+    ev = dict(sample)
+    ev["weight"] = np.full(sample["q2"].size, 0.5)
+    with pytest.warns(Hepc9Warning, match="weights"):
+        fit_events(ev, q2_range=WINDOW)

@@ -139,6 +139,18 @@ def test_angular_bound_bounds_density():
     assert np.all(dens.max(axis=1) > 0.5 * bound)
 
 
+def test_angular_bound_numba_equals_numpy():
+    jj = np.concatenate([_random_j(100, 6), np.random.default_rng(6).normal(size=(12, 500))], 1)
+    np.testing.assert_allclose(S._angular_bound_fast(jj), S._angular_bound(jj), rtol=1e-12)
+
+
+def test_tables_of_other_shifts_start_from_the_seed_grid():
+    base = S.Q2Table(grid_points=512)
+    other = S.Q2Table(WilsonShifts(dc9=-2.0, c10p=0.8), grid_points=512)
+    assert np.all(np.isin(base.v, other.v))
+    assert other.max_relative_error() <= 1e-6
+
+
 def test_interpolated_node_bounds_bound_interpolated_density(table):
     # convexity: inside a grid interval the interpolated node bounds dominate the density of
     # the interpolated coefficients (what the kernels rely on)
@@ -409,13 +421,13 @@ def test_relbw_numba_and_numpy_agree():
         assert _chi2_two_sample(fast[name], ref[name], edges) > 1e-3
     # the m(Kπ) marginal is the line shape itself (full q² range)
     expected = np.array([
-        stats_quad(a, b) for a, b in itertools.pairwise(edges_m)
+        _line_shape_integral(a, b) for a, b in itertools.pairwise(edges_m)
     ]) * fast["mkpi"].size  # fmt: skip
     observed = np.histogram(fast["mkpi"], edges_m)[0]
     assert stats.chi2.sf(np.sum((observed - expected) ** 2 / expected), edges_m.size - 2) > 1e-3
 
 
-def stats_quad(a: float, b: float) -> float:
+def _line_shape_integral(a: float, b: float) -> float:
     from scipy.integrate import quad
 
     return quad(lambda m: float(S.relbw_line_shape(np.array([m]))[0]), a, b, limit=200)[0]

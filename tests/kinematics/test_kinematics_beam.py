@@ -164,3 +164,47 @@ def test_to_lab_numba_matches_numpy_twin(energy_spread, b_angular):
     assert set(fast) == set(slow) == set(p4)
     for key in p4:
         np.testing.assert_allclose(fast[key], slow[key], rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+def test_decays_are_oriented_isotropically_and_keep_their_angles():
+    """A spin-0 B decays in every direction: the K* direction in the B frame is isotropic."""
+    from hepc9.kinematics import (
+        BELLE2,
+        angles_from_four_vectors,
+        four_vectors_from_angles,
+        random_rotations,
+        to_lab,
+        to_lab_numpy,
+    )
+
+    rng = np.random.default_rng(3)
+    n = 40_000
+    q2 = rng.uniform(1.0, 18.0, n)
+    ctl = rng.uniform(-1, 1, n)
+    ctk = rng.uniform(-1, 1, n)
+    chi = rng.uniform(0, 2 * np.pi, n)
+    flav = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    p4 = four_vectors_from_angles(q2, ctl, ctk, chi, np.full(n, 0.89555), flav)
+    lab = to_lab(p4, rng=np.random.default_rng(5))
+    twin = to_lab_numpy(p4, rng=np.random.default_rng(5))
+    for key in lab:
+        np.testing.assert_allclose(lab[key], twin[key], rtol=1e-12, atol=1e-12)
+    back = angles_from_four_vectors(lab["k"], lab["pi"], lab["mup"], lab["mum"], flav)
+    np.testing.assert_allclose(back["costheta_l"], ctl, atol=1e-9)
+    np.testing.assert_allclose(back["costheta_k"], ctk, atol=1e-9)
+    # K* direction in the B frame, undoing only the boosts (no rotation): isotropic
+    from hepc9.kinematics import boost
+
+    kst = lab["k"] + lab["pi"]
+    b = kst + lab["mup"] + lab["mum"]
+    kst_b = boost(kst, -b[:, 1:] / b[:, :1])
+    cz = kst_b[:, 3] / np.linalg.norm(kst_b[:, 1:], axis=1)
+    counts, _ = np.histogram(cz, bins=10, range=(-1, 1))
+    expected = n / 10
+    chi2 = np.sum((counts - expected) ** 2 / expected)
+    assert chi2 < 40, f"K* direction not isotropic in the B frame: χ² = {chi2:.1f} / 10 bins"
+    rot = random_rotations(1000, rng=np.random.default_rng(1))
+    np.testing.assert_allclose(np.einsum("nij,nkj->nik", rot, rot), np.broadcast_to(np.eye(3),
+                               (1000, 3, 3)), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-12)
+    assert BELLE2.sqrt_s > 10.5

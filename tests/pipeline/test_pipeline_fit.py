@@ -7,7 +7,7 @@ import pytest
 
 from hepc9.cli import main
 from hepc9.config import load_config
-from hepc9.errors import OutputExistsError
+from hepc9.errors import DroppedRowsWarning, OutputExistsError
 from hepc9.generate.sampler import sample_events
 from hepc9.pipeline.fit import fit_file
 from hepc9.rootio.native import make_meta, write_events
@@ -57,6 +57,14 @@ def test_cli_fit_json_and_table(files, capsys):
     data = json.loads(capsys.readouterr().out)
     assert {"values", "errors", "minos", "valid", "nll", "n_events"} <= set(data)
     assert data["n_events"] > 6000
+    rc = main(
+        ["fit", str(files["data"]), "--q2-range", "1.1,6", "--scan", "dc9=-1.2:-0.4:5", "--json"]
+    )
+    assert rc == 0
+    scan = json.loads(capsys.readouterr().out)["scan"]
+    assert scan["parameter"] == "dc9"
+    assert len(scan["delta_nll"]) == 5
+    assert min(scan["delta_nll"]) >= -1e-6
     rc = main(["fit", str(files["data"]), "--q2-range", "1.1,6", "--free", "dc9,dc10"])
     assert rc == 0
     out = capsys.readouterr().out
@@ -74,6 +82,10 @@ def test_cli_fit_errors_are_one_line(files, capsys):
     rc = main(["fit", str(files["data"]), "--q2-range", "2,5"])
     assert rc == 1
     assert "outside the fit window" in capsys.readouterr().err
+    with pytest.warns(DroppedRowsWarning):
+        rc = main(["fit", str(files["data"]), "--q2-range", "2,5", "--drop-outside"])
+    assert rc == 0
+    assert "q² in [2, 5]" in capsys.readouterr().out
     assert main(["fit", str(files["data"]), "--free", "dc99"]) == 2
     assert main(["fit", str(files["data"]), "--background-fraction", "0.3"]) == 1
     capsys.readouterr()
