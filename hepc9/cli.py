@@ -51,8 +51,14 @@ def _finite_float(text: str) -> float:
 
 def _positive_int(text: str) -> int:
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
-    except ValueError:
+        if "e" in text.lower():  # 1e6 style counts; 1.5e0 or 1e999 are not integers
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError(text)
+            value = int(number)
+        else:
+            value = int(text)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
@@ -155,6 +161,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a non-negative integer")
+    return value
+
+
 def _add_generate(sub: Any) -> None:
     p = sub.add_parser(
         "generate",
@@ -163,7 +179,7 @@ def _add_generate(sub: Any) -> None:
         "real Wilson-coefficient shifts and write a native ROOT ntuple (tree 'events').",
     )
     p.add_argument("--events", type=_positive_int, help="number of events (default: config)")
-    p.add_argument("--seed", type=int, help="master seed (default: config)")
+    p.add_argument("--seed", type=_non_negative_int, help="master seed (default: config)")
     p.add_argument("--output", "-o", required=True, metavar="FILE.root", help="output file")
     _add_shift_options(p, defaults_none=True)
     p.add_argument("--flavour", choices=["b0", "b0bar", "both"], help="B flavour(s)")
@@ -172,7 +188,7 @@ def _add_generate(sub: Any) -> None:
     p.add_argument("--line-shape", choices=["narrow", "relbw"], help="m(Kπ) line shape")
     p.add_argument("--four-vectors", action="store_true", default=None,
                    help="also write Belle II lab-frame four-vectors")
-    p.add_argument("--threads", type=int, help="worker threads (0: all cores)")
+    p.add_argument("--threads", type=_non_negative_int, help="worker threads (0: all cores)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     _add_config_options(p)
     p.set_defaults(func=_cmd_generate)
@@ -181,8 +197,6 @@ def _add_generate(sub: Any) -> None:
 def _generate_overrides(args: argparse.Namespace) -> list[str]:
     sets = []
     if args.seed is not None:
-        if args.seed < 0:
-            raise _usage(f"--seed {args.seed} must be a non-negative integer")
         sets.append(f"seed={args.seed}")
     for name in ("events", "flavour", "q2_min", "q2_max", "line_shape", "threads", *_SHIFT_NAMES):
         value = getattr(args, name, None)
@@ -204,8 +218,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                       else False) as update:
         summary = generate_file(cfg, args.output, overwrite=args.overwrite, progress=update)
     if not args.quiet:
-        print(f"wrote {summary['events']} events to {summary['output']} "
-              f"({summary['events_per_second'] / 1e6:.2f} M events/s)")
+        print(f"wrote {summary['events']} events to {summary['output']} in "
+              f"{summary['seconds']:.2f} s ({summary['events_per_second']:.3g} events/s)")
     return 0
 
 

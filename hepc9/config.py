@@ -333,6 +333,9 @@ class TrainConfig:
     validation_steps: int = 20
     #: Ensemble member index; selects the member's random stream (weights, shuffling).
     member: int = 0
+    #: Event classifier: calibrate set posteriors with per-class offsets fitted on the
+    #: validation sets (summing n per-event log-probabilities multiplies their errors by n).
+    calibrate_sets: bool = True
 
 
 @_section
@@ -368,8 +371,6 @@ class FitConfig:
     fix_background_fraction: bool = False
     #: Cramér–Rao quadrature nodes: per q² segment, cosθℓ, cosθK, χ.
     fisher_nodes: tuple[int, int, int, int] = (32, 24, 24, 24)
-    #: Threads for toy ensembles (0: all CPUs).
-    toy_workers: int = 0
 
 
 @_section
@@ -858,7 +859,7 @@ _VALIDATORS.append(_validate_model_train)
 
 
 def _series_minimum(coefficients: tuple[float, ...], kind: str, points: int = 2001) -> float:
-    """Smallest value on a dense grid of ``1 + Σ c_n P_n(x)`` (x ∈ [−1, 1]) or ``1 + Σ a_n cos nχ``."""
+    """Return the minimum on a dense grid of ``1 + Σ c_n P_n(x)`` or ``1 + Σ a_n cos nχ``."""
     lowest = math.inf
     for i in range(points):
         if kind == "legendre":
@@ -1027,8 +1028,6 @@ def _validate_fit(cfg: Config, origin: str) -> None:
         raise ConfigError(f"[fit] background_fraction_error in {origin} must be > 0")
     if any(n < 4 for n in f.fisher_nodes):
         raise ConfigError(f"[fit] fisher_nodes = {list(f.fisher_nodes)} in {origin} must be >= 4")
-    if f.toy_workers < 0:
-        raise ConfigError(f"[fit] toy_workers = {f.toy_workers} in {origin} must be >= 0")
 
 
 _VALIDATORS.append(_validate_fit)

@@ -862,6 +862,10 @@ def train_model(
         "mixed_precision": tcfg.mixed_precision,
         "train_config": _plain_config(tcfg),
     }
+    if per_event and tcfg.calibrate_sets:
+        offsets = _event_offsets(model, info, val_ds)
+        if offsets is not None:
+            info["labels"]["offsets"] = offsets.tolist()
     metrics = _validation_metrics(model, info, val_ds)
     info["validation"] = metrics
     save_model(model, out, info, overwrite=True)
@@ -903,6 +907,26 @@ def _validation_metrics(model: Any, info: Mapping[str, Any], val_ds: Any) -> dic
         truths.append(np.asarray(y, dtype=np.float64) * info["labels"]["std"]
                       + info["labels"]["mean"])
     return _metrics(np.concatenate(truths), np.concatenate(preds))
+
+
+def _event_offsets(model: Any, info: Mapping[str, Any], val_ds: Any) -> np.ndarray | None:
+    """Set-level calibration offsets of the event classifier from the validation sets."""
+    from hepc9.models.event_classifier import fit_set_offsets, log_softmax
+
+    src = getattr(val_ds, "source", None)
+    if not isinstance(src, ArraySource):
+        return None
+    idx = np.asarray(val_ds.indices)[:1024]
+    if idx.size < 2:
+        return None
+    grid = np.asarray(info["labels"]["grid"], dtype=np.float64)
+    summed = np.empty((idx.size, grid.size))
+    for sl in _batched(idx.size, 64):
+        xb = prepare_inputs(np.asarray(src.x[idx[sl]]), info)
+        logits = np.asarray(model.predict_on_batch(xb.reshape(-1, xb.shape[-1])), np.float64)
+        summed[sl] = log_softmax(logits.reshape(xb.shape[0], xb.shape[1], -1)).sum(axis=1)
+    true = _class_indices(np.asarray(src.y[idx]), grid)
+    return fit_set_offsets(summed, src.x.shape[1], true)
 
 
 def _event_validation(model: Any, info: Mapping[str, Any], val_ds: Any) -> dict[str, float]:
@@ -993,12 +1017,14 @@ def predict(model: Any, info: Mapping[str, Any], x: Any, *, batch_size: int = 64
                          f"(N, n, {expected[-1]})")
     if info["model"] == "event":
         grid = np.asarray(info["labels"]["grid"], dtype=np.float64)
+        offsets = info["labels"].get("offsets")
         log_post = np.empty((x.shape[0], grid.size))
         for sl in _batched(x.shape[0], batch_size):
             xb = prepare_inputs(x[sl], info)
             flat = xb.reshape(-1, xb.shape[-1])
             logits = np.asarray(model.predict_on_batch(flat), dtype=np.float64)
-            log_post[sl] = set_log_posterior(logits.reshape(xb.shape[0], xb.shape[1], -1))
+            log_post[sl] = set_log_posterior(logits.reshape(xb.shape[0], xb.shape[1], -1),
+                                             offsets=offsets)
         summary = posterior_summary(log_post, grid, quantiles=quantiles)
         return {"dc9": summary["mean"], "std": summary["std"], "lower": summary["lower"],
                 "upper": summary["upper"], "mode": summary["mode"]}

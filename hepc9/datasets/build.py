@@ -35,6 +35,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -432,6 +433,23 @@ def _split_index(cfg: Any, split: str, spec: ImageSpec | SetSpec, chunks: list[d
     return index
 
 
+def _chunk_extra(task: ChunkTask) -> dict[str, Any]:
+    return {"label": task.label, "label_index": task.label_index, "chunk": task.chunk,
+            "spawn_key": list(task.spawn_key), "stage": task.stage}
+
+
+def run_chunk(cfg: Any, task: ChunkTask, spec: ImageSpec | SetSpec, folder: str | Path,
+              factory: EventFactory | None = None) -> dict[str, Any]:
+    """Make one chunk and write it atomically into ``folder``; return its index entry.
+
+    The unit of work of a build: it depends only on its arguments and writes only its own
+    two files, so chunks can run in any order, in other processes or on other machines.
+    """
+    x, y = make_chunk(cfg, task, spec, factory)
+    return store.write_chunk(folder, task.number, x, y, dtype=cfg.datasets.dtype,
+                             extra=_chunk_extra(task))
+
+
 def build_digest(cfg: Any) -> str:
     """Return the digest of the settings that decide a build's content.
 
@@ -488,6 +506,7 @@ def build_dataset(
     overwrite: bool = False,
     splits: tuple[str, ...] = SPLITS,
     progress: Callable[[int], Any] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Build (or finish building) the train/validation/test datasets of a configuration.
 
@@ -503,6 +522,10 @@ def build_dataset(
         Splits to build (default all three).
     progress : callable, optional
         ``progress(items_done)`` after each chunk, cumulative over the splits.
+    executor : concurrent.futures.Executor, optional
+        Runs the missing chunks of a split as independent tasks (:func:`run_chunk`), e.g. a
+        ``ProcessPoolExecutor`` or a dask ``Client.get_executor()``; by default they run here
+        one after the other.  The result does not depend on it.
 
     Returns
     -------
@@ -542,16 +565,13 @@ def build_dataset(
             except Hepc9Error:
                 old_index = {}
         old_entries = {c["number"]: c for c in old_index.get("chunks", [])}
-        entries: list[dict[str, Any]] = []
-        written = reused = 0
+        entries: dict[int, dict[str, Any]] = {}
+        missing: list[ChunkTask] = []
         for task in plan[split]:
             expect = np.full(task.count, task.label, np.float32)
             prev = old_entries.get(task.number)
-            ok = store.check_chunk(folder, task.number, count=task.count, item_shape=item_shape,
-                                   dtype=d.dtype, labels=expect, digests=prev)
-            extra = {"label": task.label, "label_index": task.label_index, "chunk": task.chunk,
-                     "spawn_key": list(task.spawn_key), "stage": task.stage}
-            if ok:
+            if store.check_chunk(folder, task.number, count=task.count, item_shape=item_shape,
+                                 dtype=d.dtype, labels=expect, digests=prev):
                 xname, yname = store.chunk_files(task.number)
                 entry = prev or {
                     "number": task.number, "x": xname, "y": yname, "count": task.count,
@@ -559,19 +579,28 @@ def build_dataset(
                     "x_digest": store._digest(folder / xname),
                     "y_digest": store._digest(folder / yname),
                 }
-                entry.update(extra)
-                reused += 1
+                entry.update(_chunk_extra(task))
+                entries[task.number] = entry
+                done += task.count
+                if progress is not None:
+                    progress(done)
             else:
-                if (folder / "index.json").exists():
-                    (folder / "index.json").unlink()  # the folder is incomplete from now on
-                x, y = make_chunk(cfg, task, spec, factory)
-                entry = store.write_chunk(folder, task.number, x, y, dtype=d.dtype, extra=extra)
-                written += 1
-            entries.append(entry)
-            done += task.count
+                missing.append(task)
+        if missing and (folder / "index.json").exists():
+            (folder / "index.json").unlink()  # the folder is incomplete from now on
+        if executor is None:
+            results: Any = (run_chunk(cfg, task, spec, folder, factory) for task in missing)
+        else:
+            futures = [executor.submit(run_chunk, cfg, task, spec, folder) for task in missing]
+            results = (f.result() for f in as_completed(futures))
+        for entry in results:
+            entries[entry["number"]] = entry
+            done += entry["count"]
             if progress is not None:
                 progress(done)
-        store.write_index(folder, _split_index(cfg, split, spec, entries, labels[split]))
+        ordered = [entries[t.number] for t in plan[split]]
+        written, reused = len(missing), len(plan[split]) - len(missing)
+        store.write_index(folder, _split_index(cfg, split, spec, ordered, labels[split]))
         summary["splits"][split] = {
             "items": int(sum(t.count for t in plan[split])), "chunks": len(plan[split]),
             "written": written, "reused": reused, "labels": len(labels[split]),
@@ -585,4 +614,4 @@ def total_items(cfg: Any, splits: tuple[str, ...] = SPLITS) -> int:
     return sum(t.count for tasks in plan_chunks(cfg, splits).values() for t in tasks)
 
 
-__all__ += ["ChunkEvents", "build_digest", "total_items"]
+__all__ += ["ChunkEvents", "build_digest", "run_chunk", "total_items"]

@@ -21,9 +21,14 @@ Normalisation 𝕄:
 * with acceptance: a Monte Carlo integral over a reconstructed simulation sample
   (:class:`~hepc9.fit.acceptance.AcceptanceSample`, built by :func:`acceptance_sample`).
 
-Minimisation uses a custom FCN with an analytic gradient (one pass over the events returns the
-value and the gradient) handed to :class:`iminuit.Minuit` with ``errordef = 0.5``: MIGRAD, HESSE,
-optionally MINOS, and likelihood scans/profiles (:meth:`LikelihoodFit.scan`).
+Minimisation uses a custom FCN with analytic gradient and Hessian (one numba pass over the
+events returns all three) handed to :class:`iminuit.Minuit` with ``errordef = 0.5``: damped
+Newton steps bring the start to the minimum, then MIGRAD, HESSE, optionally MINOS, and
+likelihood scans/profiles (:meth:`LikelihoodFit.scan`).  The fast per-event forms come from
+the spline table of :mod:`hepc9.fit.precompute` (``exact=True`` evaluates the physics instead).
+
+Per-event weights are not used (a warning says so); events outside the q² window raise
+:class:`~hepc9.errors.DataError` or are dropped with a :class:`~hepc9.errors.DroppedRowsWarning`.
 """
 
 from __future__ import annotations
@@ -303,6 +308,8 @@ def _hess_kernel(coeffs, mono, jac, nvec, bkg, frac, gamma):  # pragma: no cover
     c_tf = np.zeros(k)
     b_tf = np.zeros(k)
     d_ff = 0.0
+    s_log = 0.0
+    w_f = 0.0
     ds = np.empty(k)
     one_m_f = 1.0 - frac
     for e in range(n):
@@ -316,6 +323,7 @@ def _hess_kernel(coeffs, mono, jac, nvec, bkg, frac, gamma):  # pragma: no cover
         if pe < _TINY:
             pe = _TINY
         g = 1.0 / pe
+        s_log += math.log(pe)
         for q in range(p):
             u[q] += g * coeffs[e, q]
         v += g * r
@@ -325,13 +333,14 @@ def _hess_kernel(coeffs, mono, jac, nvec, bkg, frac, gamma):  # pragma: no cover
                 ca += coeffs[e, q] * jac[q, a]
             ds[a] = (ca - sig * nvec[a]) / gamma * g
         dfp = (bkg[e] - sig) * g
+        w_f += dfp
         for a in range(k):
             b_tf[a] += ds[a]
             c_tf[a] += ds[a] * dfp
             for b in range(k):
                 a_tt[a, b] += ds[a] * ds[b]
         d_ff += dfp * dfp
-    return u, v, a_tt, c_tf, b_tf, d_ff
+    return u, v, a_tt, c_tf, b_tf, d_ff, s_log, w_f
 
 
 def hessian_terms(
@@ -342,7 +351,7 @@ def hessian_terms(
     background: np.ndarray,
     fraction: float,
     gamma: float,
-) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float, float, float]:
     """Return the event sums of the analytic Hessian (numba fast path).
 
     Parameters
@@ -371,6 +380,10 @@ def hessian_terms(
         Σ d_e.
     d_ff : float
         Σ ((G_e − r_e/Γ) / p_e)².
+    sum_log : float
+        Σ ln p_e.
+    w_f : float
+        Σ (G_e − r_e/Γ) / p_e.
     """
     return _hess_kernel(coefficients, mono, jac, nvec, background, float(fraction), float(gamma))
 
@@ -383,7 +396,7 @@ def hessian_terms_numpy(
     background: np.ndarray,
     fraction: float,
     gamma: float,
-) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float, float, float]:
     """Plain numpy twin of :func:`hessian_terms` (same arguments and returns)."""
     r = np.maximum(coefficients @ mono, _TINY)
     sig = r / gamma
@@ -398,6 +411,8 @@ def hessian_terms_numpy(
         d.T @ dfp,
         d.sum(axis=0),
         float(dfp @ dfp),
+        float(np.sum(np.log(pe))),
+        float(dfp.sum()),
     )
 
 
@@ -474,6 +489,8 @@ class UnbinnedNLL:
         self._hess_terms = hessian_terms if use_numba else hessian_terms_numpy
         self._cache_x: np.ndarray | None = None
         self._cache: tuple[float, np.ndarray] = (0.0, np.zeros(0))
+        self._full_x: np.ndarray | None = None
+        self._full: tuple[float, np.ndarray, np.ndarray] = (0.0, np.zeros(0), np.zeros((0, 0)))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -521,8 +538,10 @@ class UnbinnedNLL:
         self._cache = (float(value), grad)
         return self._cache
 
-    def hessian_matrix(self, x: Sequence[float] | np.ndarray) -> np.ndarray:
-        """Return the analytic Hessian of −ln L at ``x``.
+    def value_grad_hessian(
+        self, x: Sequence[float] | np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Return −ln L, its gradient and its analytic Hessian at ``x`` in one pass.
 
         Parameters
         ----------
@@ -530,23 +549,30 @@ class UnbinnedNLL:
 
         Returns
         -------
-        ndarray, shape (len(x), len(x))
+        (float, ndarray (m,), ndarray (m, m))
         """
         xa = np.array(x, dtype=np.float64)
+        if self._full_x is not None and np.array_equal(xa, self._full_x):
+            return self._full
         theta, f = self._split(xa)
         k = self.k
         mono = monomials(theta)
         jac = np.ascontiguousarray(monomial_jacobian(theta))
         norm = self.normalisation
         gamma = float(norm @ mono)
+        if not gamma > 0.0:
+            m = xa.size
+            return math.inf, np.zeros(m), np.full((m, m), np.nan)
         nvec = norm @ jac
-        u, v, a_tt, c_tf, b_tf, d_ff = self._hess_terms(
+        u, v, a_tt, c_tf, b_tf, d_ff, s_log, w_f = self._hess_terms(
             self.coefficients, mono, jac, nvec, self.background, f, gamma
         )
+        uj = u @ jac
+        value = -s_log
+        grad_t = (1.0 - f) * (-uj / gamma + v * nvec / gamma**2)
         second = _monomial_second(k)
         u_ab = np.einsum("p,pab->ab", u, second)
         n_ab = np.einsum("p,pab->ab", norm, second)
-        uj = u @ jac
         d2 = (
             u_ab / gamma
             - (np.outer(uj, nvec) + np.outer(nvec, uj)) / gamma**2
@@ -555,16 +581,30 @@ class UnbinnedNLL:
         )
         h_tt = -(1.0 - f) * d2 + (1.0 - f) ** 2 * a_tt
         if not self.fit_fraction:
-            return h_tt
-        h = np.empty((k + 1, k + 1))
-        h[:k, :k] = h_tt
-        h_tf = b_tf + (1.0 - f) * c_tf
-        h[:k, k] = h_tf
-        h[k, :k] = h_tf
-        h[k, k] = d_ff
+            grad, hess = grad_t, h_tt
+        else:
+            grad = np.concatenate((grad_t, [-w_f]))
+            hess = np.empty((k + 1, k + 1))
+            hess[:k, :k] = h_tt
+            h_tf = b_tf + (1.0 - f) * c_tf
+            hess[:k, k] = h_tf
+            hess[k, :k] = h_tf
+            hess[k, k] = d_ff
         if self.fraction_constraint is not None:
-            h[k, k] += 1.0 / self.fraction_constraint[1] ** 2
-        return h
+            mean, sigma = self.fraction_constraint
+            value += 0.5 * ((f - mean) / sigma) ** 2
+            if self.fit_fraction:
+                grad[-1] += (f - mean) / sigma**2
+                hess[k, k] += 1.0 / sigma**2
+        self._full_x = xa
+        self._full = (float(value), grad, hess)
+        self._cache_x = xa
+        self._cache = (float(value), grad)
+        return self._full
+
+    def hessian_matrix(self, x: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Return the analytic Hessian of −ln L at ``x``, shape (m, m)."""
+        return self.value_grad_hessian(x)[2].copy()
 
     def __call__(self, x: Sequence[float] | np.ndarray) -> float:
         """Return −ln L at ``x``."""
@@ -1248,35 +1288,36 @@ class LikelihoodFit:
     def _newton(self, x0: list[float], max_iter: int = 30) -> list[float]:
         """Damped Newton steps with the analytic Hessian towards the minimum.
 
-        Only steps along a positive-definite Hessian that lower −ln L are taken, so the result
-        is never worse than the start; MIGRAD then starts where the curvature is positive.
+        Where the Hessian is not positive definite a diagonally scaled gradient step is used
+        instead; only steps that lower −ln L are taken, so the result is never worse than the
+        start, and MIGRAD then starts where the curvature is positive.
         """
         x = np.array(x0, dtype=np.float64)
-        fval, grad = self.nll.value_and_grad(x)
+        fval, grad, hess = self.nll.value_grad_hessian(x)
         if not math.isfinite(fval):
-            return x0
+            return list(x0)
         for _ in range(max_iter):
-            hess = self.nll.hessian_matrix(x)
             try:
                 np.linalg.cholesky(hess)
                 step = -np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
-                break
-            if float(-grad @ step) < 1e-9:  # predicted decrease: converged
-                break
+                # negative curvature: a gradient step scaled by the Hessian diagonal
+                diag = np.abs(np.diag(hess))
+                step = -grad / np.where(np.isfinite(diag) & (diag > 0), diag, 1.0)
+            else:
+                if float(-grad @ step) < 1e-4:  # EDM-like distance: MIGRAD polishes the rest
+                    break
             t = 1.0
             while t > 1e-3:
                 xn = x + t * step
-                if self.nll.fit_fraction and not 0.0 <= xn[-1] < 1.0:
-                    t *= 0.5
-                    continue
-                fn, gn = self.nll.value_and_grad(xn)
-                if math.isfinite(fn) and fn < fval:
-                    break
+                if not (self.nll.fit_fraction and not 0.0 <= xn[-1] < 1.0):
+                    fn, gn, hn = self.nll.value_grad_hessian(xn)
+                    if math.isfinite(fn) and fn < fval:
+                        break
                 t *= 0.5
             else:
                 break
-            x, fval, grad = xn, fn, gn
+            x, fval, grad, hess = xn, fn, gn, hn
         return x.tolist()
 
     def migrad(
@@ -1347,7 +1388,10 @@ class LikelihoodFit:
         Parameters
         ----------
         start : mapping of str to float, optional
-            Start values (default 0 for shifts, the given fraction for ``f_bkg``).
+            Start values (default 0 for shifts, the given fraction for ``f_bkg``).  The
+            shape-only likelihood tends to a constant as |θ| → ∞ (the density approaches the
+            shape of the pure-θ amplitude), so it can have a far secondary minimum; start near
+            the Standard Model (the default) or scan.
         minos : bool
             Also compute MINOS intervals for every free parameter.
         strategy : int

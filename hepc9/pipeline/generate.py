@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.config import Config
-from hepc9.errors import Hepc9Error, OutputExistsError
+from hepc9.errors import ConfigError, Hepc9Error, OutputExistsError
 from hepc9.seeding import seed_sequence, spawn_key
 
 __all__ = ["check_output_path", "generate_file", "generator_inputs", "iter_generated_blocks"]
@@ -39,11 +39,13 @@ def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
     Path
     """
     p = Path(path)
+    if p.is_dir():
+        raise Hepc9Error(f"output {p} is a folder; give a file name such as {p / 'events.root'}")
     if p.exists() and not overwrite:
         raise OutputExistsError(f"output {p} exists; pass --overwrite to replace it")
-    if p.exists() and p.is_dir():
-        raise Hepc9Error(f"output {p} is a folder; give a file name such as {p / 'events.root'}")
     folder = p.parent if str(p.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise Hepc9Error(f"output folder {folder} is a file, not a folder; choose another path")
     if not folder.is_dir():
         raise Hepc9Error(f"output folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
@@ -76,6 +78,12 @@ def generator_inputs(cfg: Config) -> dict[str, Any]:
             g.q2_min if g.q2_min is not None else lo,
             g.q2_max if g.q2_max is not None else hi,
         )
+        if q2_range[0] >= q2_range[1]:
+            raise ConfigError(
+                f"q² window [{q2_range[0]:g}, {q2_range[1]:g}] GeV² of [generate] q2_min/q2_max "
+                f"is empty; choose q2_min < q2_max inside the kinematic range "
+                f"[{lo:.6g}, {hi:.6g}] GeV²"
+            )
     return {"shifts": shifts, "constants": constants, "q2_range": q2_range}
 
 

@@ -37,18 +37,27 @@ def build_images(
     show_progress : bool, optional
         Force the progress bar on or off (default: on when stderr is a terminal).
 
+    Notes
+    -----
+    Chunks run on the executor of ``[scale]`` (serial, local processes or dask); the result
+    is the same for every executor.
+
     Returns
     -------
     dict
         Summary of :func:`hepc9.datasets.build.build_dataset`.
     """
     from hepc9.datasets.build import build_dataset, total_items
+    from hepc9.pipeline.executors import make_executor
     from hepc9.pipeline.progress import progress_bar
 
     unit = "img" if cfg.datasets.kind == "images" else "set"
-    with progress_bar(total_items(cfg), desc=cfg.datasets.kind, unit=unit,
-                      enabled=show_progress) as update:
-        return build_dataset(cfg, output, overwrite=overwrite, progress=update)
+    with make_executor(cfg.scale) as executor, progress_bar(
+        total_items(cfg), desc=cfg.datasets.kind, unit=unit, enabled=show_progress
+    ) as update:
+        # serial runs in this process and reuses one event source across chunks
+        pool = None if cfg.scale.executor == "serial" else executor
+        return build_dataset(cfg, output, overwrite=overwrite, progress=update, executor=pool)
 
 
 def images_from_file(

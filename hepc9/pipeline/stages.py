@@ -97,54 +97,71 @@ def stage_detector(ctx: RunContext) -> list[Path]:
     return outs
 
 
-def _dataset_dir(ctx: RunContext, kind: str, n_events: int) -> Path:
-    return ctx.run_dir / "datasets" / f"{kind}_N{n_events}"
+def _dataset_dir(ctx: RunContext, kind: str, level: str, n_events: int) -> Path:
+    return ctx.run_dir / "datasets" / f"{kind}_{level}_N{n_events}"
 
 
 def _kind(method: str) -> str:
     return "images" if method == "resnet3d" else "sets"
 
 
+def level_config(cfg: Any, level: str) -> Any:
+    """Return the configuration of one level: ``gen`` switches detector and background off."""
+    if level == "det":
+        return cfg
+    return cfg.replace(detector=dataclasses.replace(cfg.detector, enabled=False),
+                       background=dataclasses.replace(cfg.background, enabled=False))
+
+
 def stage_datasets(ctx: RunContext) -> list[Path]:
-    """Build the training and validation datasets of every neural method and set size."""
+    """Build the training and validation datasets of every neural method, level and set size.
+
+    Detector-level datasets mix reconstructed signal-region signal with background at the
+    configured fraction (:mod:`hepc9.datasets.build`).
+    """
     from hepc9.datasets.build import build_dataset, total_items
 
     cfg = ctx.cfg
     outs = []
     kinds = sorted({_kind(m) for m in ctx.neural})
-    for n_events in cfg.evaluate.events_per_set:
-        for kind in kinds:
-            sub = cfg.replace(datasets=dataclasses.replace(cfg.datasets, kind=kind,
-                                                           events_per_image=n_events))
-            out = _dataset_dir(ctx, kind, n_events)
-            splits = ("train", "validation")
-            with progress_bar(total_items(sub, splits), desc=f"datasets/{kind} N={n_events}",
-                              unit="item", enabled=ctx.show_progress) as up:
-                build_dataset(sub, out, overwrite=True, splits=splits, progress=up)
-            outs.append(out)
+    for level in cfg.evaluate.levels:
+        lcfg = level_config(cfg, level)
+        for n_events in cfg.evaluate.events_per_set:
+            for kind in kinds:
+                sub = lcfg.replace(datasets=dataclasses.replace(cfg.datasets, kind=kind,
+                                                                events_per_image=n_events))
+                out = _dataset_dir(ctx, kind, level, n_events)
+                splits = ("train", "validation")
+                with progress_bar(total_items(sub, splits),
+                                  desc=f"datasets/{kind} {level} N={n_events}", unit="item",
+                                  enabled=ctx.show_progress) as up:
+                    build_dataset(sub, out, overwrite=True, splits=splits, progress=up)
+                outs.append(out)
     return outs
 
 
-def _model_dir(ctx: RunContext, method: str, n_events: int) -> Path:
-    return ctx.run_dir / "models" / f"{method}_N{n_events}"
+def _model_dir(ctx: RunContext, method: str, level: str, n_events: int) -> Path:
+    return ctx.run_dir / "models" / f"{method}_{level}_N{n_events}"
 
 
 def stage_train(ctx: RunContext) -> list[Path]:
-    """Train every enabled neural method for every set size (interrupted runs resume)."""
+    """Train every enabled neural method per level and set size (interrupted runs resume)."""
     from hepc9.pipeline.train import train_from_folder
 
     cfg = ctx.cfg
     outs = []
-    for n_events in cfg.evaluate.events_per_set:
-        for method in ctx.neural:
-            out = _model_dir(ctx, method, n_events)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            log.info("training %s on %s-event items", method, n_events)
-            result = train_from_folder(cfg, _dataset_dir(ctx, _kind(method), n_events), out,
-                                       model_name=method, overwrite=True,
-                                       progress=bool(ctx.show_progress))
-            write_json(out / "train_result.json", result)
-            outs.append(out)
+    for level in cfg.evaluate.levels:
+        for n_events in cfg.evaluate.events_per_set:
+            for method in ctx.neural:
+                out = _model_dir(ctx, method, level, n_events)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                log.info("training %s on %s-level %s-event items", method, level, n_events)
+                result = train_from_folder(
+                    cfg, _dataset_dir(ctx, _kind(method), level, n_events), out,
+                    model_name=method, overwrite=True, progress=bool(ctx.show_progress),
+                )
+                write_json(out / "train_result.json", result)
+                outs.append(out)
     return outs
 
 
@@ -253,7 +270,7 @@ def _neural_ensembles(
     _backend.select(_backend.resolve(None, cfg.train.backend))
     from hepc9.train import load_predictor, predict
 
-    model, info = load_predictor(_model_dir(ctx, method, n_events))
+    model, info = load_predictor(_model_dir(ctx, method, level, n_events))
     specs = chunk_specs(cfg, level=level, n_events=n_events, truths=truths,
                         n_sets=cfg.evaluate.sets_per_truth, run_dir=str(ctx.run_dir))
     values: dict[float, list[np.ndarray]] = {t: [] for t in truths}
@@ -381,11 +398,11 @@ def stage_plots(ctx: RunContext) -> list[Path]:
         save(plots.plot_likelihood_scan(np.array(s["values"]), np.array(s["dnll"]),
                                         truth=s["truth"]), "likelihood_scan")
     for method in ctx.neural:
-        hist = _model_dir(ctx, method, n_main) / "history.json"
+        hist = _model_dir(ctx, method, level, n_main) / "history.json"
         if hist.exists():
             save(plots.plot_training_history(_history_lists(read_json(hist)), title=method),
                  f"training_{method}")
-    images = _dataset_dir(ctx, "images", n_main) / "train"
+    images = _dataset_dir(ctx, "images", level, n_main) / "train"
     if (images / "index.json").exists():
         from hepc9.datasets.store import open_dataset
 

@@ -143,6 +143,20 @@ def test_build_resume_index_last_and_stored_normalisation(tmp_path, monkeypatch)
     assert again.index["chunks"][1]["x_digest"] == entry["x_digest"]
 
 
+def test_executor_build_is_identical(tmp_path):
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = _cfg("datasets.validation_per_label=0", "datasets.test_per_label=0")
+    assert pickle.loads(pickle.dumps(cfg)) == cfg  # chunks can go to other processes
+    build_dataset(cfg, tmp_path / "serial")
+    with ThreadPoolExecutor(2) as pool:
+        build_dataset(cfg, tmp_path / "pool", executor=pool)
+    a = open_dataset(tmp_path / "serial" / "train").index["chunks"]
+    b = open_dataset(tmp_path / "pool" / "train").index["chunks"]
+    assert [c["x_digest"] for c in a] == [c["x_digest"] for c in b]
+
+
 def test_build_refuses_other_config(tmp_path):
     cfg = _cfg("datasets.train_per_label=1", "datasets.validation_per_label=0",
                "datasets.test_per_label=0")

@@ -60,7 +60,7 @@ def test_images_command(tmp_path, capsys):
     cfg_file.write_text(
         "seed = 4\n[datasets]\nbins = [4, 4, 4]\nevents_per_image = 100\ngrid = 'custom'\n"
         "labels = [-1.0, 0.0]\ntrain_per_label = 2\nvalidation_per_label = 1\n"
-        "test_per_label = 1\nitems_per_chunk = 2\n"
+        "test_per_label = 1\nitems_per_chunk = 2\n[scale]\nexecutor = 'serial'\n"
     )
     out = tmp_path / "ds"
     assert main(["-q", "images", "--config", str(cfg_file), "--output", str(out)]) == 0

@@ -268,3 +268,13 @@ def test_weighted_events_warn_that_weights_are_ignored(sample):
     ev["weight"] = np.full(sample["q2"].size, 0.5)
     with pytest.warns(Hepc9Warning, match="weights"):
         fit_events(ev, q2_range=WINDOW)
+
+
+@pytest.mark.parametrize("start", [-6.0, 2.0, 8.0])
+def test_far_starts_converge_to_the_same_minimum(sample, start):
+    """Negative curvature at the start (far from the minimum) is handled."""
+    lf = LikelihoodFit.from_events(sample, q2_range=WINDOW)
+    ref = lf.fit()
+    res = lf.fit(start={"dc9": start})
+    assert res.valid
+    assert res.values["dc9"] == pytest.approx(ref.values["dc9"], abs=1e-3 * ref.errors["dc9"])

@@ -86,3 +86,24 @@ def test_summary_errors():
         posterior_summary(np.zeros(3), [0.0, 1.0])
     with pytest.raises(DataError, match="increasing"):
         posterior_summary(np.zeros(2), [1.0, 0.0])
+
+
+def test_set_offsets_undo_a_per_event_bias():
+    from hepc9.models.event_classifier import fit_set_offsets
+
+    rng = np.random.default_rng(7)
+    n, k_classes, n_sets = 1000, 3, 600
+    true = rng.integers(0, k_classes, n_sets)
+    grid_pos = np.arange(k_classes)
+    # calibrated set evidence (a few nats between neighbours) plus noise ...
+    base = -2.0 * (grid_pos[None, :] - true[:, None]) ** 2 + rng.normal(0, 1.0, (n_sets, 3))
+    # ... spoiled by a per-event bias that 1000 events turn into ±10 nats
+    bias = np.array([0.0, 0.01, -0.01])
+    summed = base + n * bias
+    raw = set_log_posterior(summed[:, None, :])  # one "event" carrying the whole sum
+    assert np.mean(np.argmax(raw, axis=1) == true) < 0.5
+    offsets = fit_set_offsets(summed, n, true)
+    np.testing.assert_allclose(offsets, -(bias - bias.mean()), atol=1.5e-3)
+    assert abs(offsets.sum()) < 1e-12
+    fixed = np.argmax(summed + n * offsets, axis=1)
+    assert np.mean(fixed == true) > 0.9

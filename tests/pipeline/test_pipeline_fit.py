@@ -138,3 +138,74 @@ def test_config_rejects_bad_fit_values():
         load_config(None, ["fit.q2_min=6.0", "fit.q2_max=1.0"])
     with pytest.raises(ConfigError, match="strategy"):
         load_config(None, ["fit.strategy=5"])
+
+
+def _uniform_background(n, seed):
+    rng = np.random.default_rng(seed)
+    return {
+        "q2": rng.uniform(*WINDOW, n),
+        "costheta_l": rng.uniform(-1, 1, n),
+        "costheta_k": 2 * np.sqrt(rng.uniform(0, 1, n)) - 1,  # lopsided, as for soft pions
+        "chi": rng.uniform(0, 2 * np.pi, n),
+        "mkpi": np.full(n, 0.89555),
+        "flavour": np.ones(n, dtype=np.int8),
+    }
+
+
+def test_cli_fit_with_sideband_and_efficiency(files, capsys):
+    d = files["dir"]
+    sig = sample_events(6000, seed=31, shifts={"dc9": -0.82}, q2_range=WINDOW, threads=1)
+    keep = np.random.default_rng(31).uniform(size=6000) < 1 - 0.5 * sig["costheta_l"] ** 2
+    sig = {k: v[keep] for k, v in sig.items()}
+    bkg = _uniform_background(1500, 32)
+    data = {k: np.concatenate((sig[k], bkg[k])) for k in bkg}
+    meta = make_meta(level="det", shifts={}, seed=31, n_events=data["q2"].size, config_digest=None)
+    write_events(d / "mix.root", data, meta)
+    sb = _uniform_background(4000, 33)
+    write_events(
+        d / "sb.root",
+        sb,
+        make_meta(level="det", shifts={}, seed=33, n_events=4000, config_digest=None),
+    )
+    args = [
+        "fit",
+        str(d / "mix.root"),
+        "--q2-range",
+        "1.1,6",
+        "--sideband",
+        str(d / "sb.root"),
+        "--json",
+    ]
+    assert main(args) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["valid"]
+    assert abs(res["values"]["f_bkg"] - 1500 / data["q2"].size) < 4 * res["errors"]["f_bkg"]
+    assert (
+        main([*args, "--efficiency", str(files["sim"]), "--background-fraction-error", "0.05"]) == 0
+    )
+    res = json.loads(capsys.readouterr().out)
+    assert res["normalisation"] == "acceptance"
+    assert abs(res["values"]["dc9"] + 0.82) < 4 * res["errors"]["dc9"]
+    rc = main(
+        [
+            "crb",
+            "--dc9",
+            "-0.82",
+            "--events",
+            "8000",
+            "--q2-range",
+            "1.1,6",
+            "--efficiency",
+            str(files["sim"]),
+            "--sideband",
+            str(d / "sb.root"),
+            "--background-fraction",
+            "0.2",
+            "--fraction-free",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    crb = json.loads(capsys.readouterr().out)
+    assert crb["method"] == "acceptance"
+    assert crb["parameters"] == ["dc9", "f_bkg"]
