@@ -309,6 +309,9 @@ class TrainConfig:
     loss: Literal["mae", "mse"] = "mae"
     #: Items per batch (papers/002: 128).
     batch_size: int = 128
+    #: Events per batch of the event classifier, which trains on single events (papers/003
+    #: code: 10 000).
+    event_batch_size: int = 10_000
     #: Maximum number of epochs (papers/002: 1000).
     epochs: int = 1000
     #: Learning rate times ``reduce_lr_factor`` after ``reduce_lr_patience`` epochs without
@@ -836,8 +839,8 @@ def _validate_model_train(cfg: Config, origin: str) -> None:
             f"[train] backend = {t.backend!r} in {origin} must be 'auto', 'tensorflow', 'jax' "
             "or 'torch'"
         )
-    for key in ("learning_rate", "min_lr", "batch_size", "epochs", "steps_per_epoch",
-                "validation_steps"):
+    for key in ("learning_rate", "min_lr", "batch_size", "event_batch_size", "epochs",
+                "steps_per_epoch", "validation_steps"):
         if not getattr(t, key) > 0:
             raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be positive")
     if not 0.0 < t.reduce_lr_factor < 1.0:

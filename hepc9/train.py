@@ -806,8 +806,10 @@ def train_model(
     _compile(model, model_name, tcfg)
 
     shuffle = seed_sequence(cfg.seed, "train", 2, tcfg.member) if tcfg.shuffle else None
+    # the event classifier sees single events: its batches count events, not sets
+    batch_size = tcfg.event_batch_size if per_event else tcfg.batch_size
     if isinstance(source, ArraySource):
-        train_ds = make_array_batches(source, train_idx, info, batch_size=tcfg.batch_size,
+        train_ds = make_array_batches(source, train_idx, info, batch_size=batch_size,
                                       shuffle=shuffle, per_event=per_event)
     else:
         train_ds = make_stream_batches(source, info, steps=tcfg.steps_per_epoch,
@@ -817,7 +819,7 @@ def train_model(
         val_ds = make_stream_batches(source, info, steps=tcfg.validation_steps,
                                      per_event=per_event, fixed_epoch=VALIDATION_EPOCH)
     else:
-        val_ds = make_array_batches(val_source, val_idx, info, batch_size=tcfg.batch_size,
+        val_ds = make_array_batches(val_source, val_idx, info, batch_size=batch_size,
                                     per_event=per_event)
 
     out.mkdir(parents=True, exist_ok=True)

@@ -87,11 +87,13 @@ def test_bad_config_fails_before_any_work(tmp_path):
     wrong_type = tmp_path / "type.toml"
     wrong_type.write_text('[evaluate]\nsets_per_truth = "many"\n')
     out = _run("run", str(wrong_type), cwd=tmp_path)
-    assert out.returncode == 1 and "must be an integer" in out.stderr
+    assert out.returncode == 1
+    assert "must be an integer" in out.stderr
     impossible = tmp_path / "imp.toml"
     impossible.write_text('[evaluate]\nlevels = ["det"]\n')
     out = _run("run", str(impossible), cwd=tmp_path)
-    assert out.returncode == 1 and "[detector]" in out.stderr
+    assert out.returncode == 1
+    assert "[detector]" in out.stderr
     assert not (tmp_path / "runs").exists()
 
 
@@ -113,4 +115,5 @@ def test_dask_local_cluster_is_bit_identical_to_serial():
         for key in a:
             diff = np.max(np.abs(np.asarray(a[key]) - np.asarray(b[key])))
             assert diff == 0.0, f"{key} differs by {diff}"
-    assert len(serial) == 4 and sum(len(r["value"]) for r in serial) == 60
+    assert len(serial) == 4
+    assert sum(len(r["value"]) for r in serial) == 60
