@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import time
 from pathlib import Path
 
 import numba
 import numpy as np
+from machine import cpu_model
 from scipy.spatial.transform import Rotation
 
 from hepc9 import kinematics
@@ -63,15 +63,6 @@ def best_rate(fn, n: int, repeat: int) -> tuple[float, float]:
         cpu.append(time.process_time() - start_cpu)
     return n / min(wall), n / min(cpu)
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

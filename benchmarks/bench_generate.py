@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -20,19 +19,10 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="hepc9-bench-numba-"))
 
 import numpy as np
+from machine import cpu_model
 
 from hepc9.generate import sampler
 from hepc9.physics.constants import SEED_MODEL, WilsonShifts
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _best_rate(fn, n: int, repeat: int) -> tuple[float, float]:
@@ -120,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             "# hepc9.generate benchmark",
             "",
             f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-            f"- CPU: {_cpu_model()}, {os.cpu_count()} cores",
+            f"- CPU: {cpu_model()}, {os.cpu_count()} cores",
             f"- load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
             "(shared machine: several engineers were running tests, numbers are under load)",
             f"- python {sys.version.split()[0]}, numpy {np.__version__}",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import uproot
+from machine import cpu_model
 
 from hepc9 import kinematics as kin
 from hepc9.config import IngestConfig, load_config
@@ -35,15 +35,6 @@ from hepc9.rootio import _foreign, load_events
 FLAT_MAP = {f"{p}_{c}": f"{p.upper()}_{c.upper()}" for p in ("k", "pi", "mup", "mum")
             for c in ("e", "px", "py", "pz")}
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def decays(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -17,18 +17,9 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from machine import cpu_model
 
 from hepc9 import kinematics as kin
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def lab_events(n: int, seed: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -19,18 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import uproot
+from machine import cpu_model
 
 from hepc9.rootio import native
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_events(n: int) -> dict[str, np.ndarray]:

@@ -65,6 +65,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = _finite_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"background fraction {value} must be in [0, 1)")
+    return value
+
+
 def _q2_range(text: str) -> tuple[float, float]:
     parts = text.split(",")
     if len(parts) != 2:
@@ -404,23 +411,6 @@ def _usage(message: str) -> SystemExit:
 # --------------------------------------------------------------------------------------------
 
 
-def _simulate_fraction(text: str) -> float:
-    value = _finite_float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"background fraction {value} must be in [0, 1)")
-    return value
-
-
-def _simulate_seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be a non-negative integer")
-    return value
-
-
 def _add_simulate(sub: Any) -> None:
     p = sub.add_parser(
         "simulate",
@@ -443,9 +433,9 @@ def _add_simulate(sub: Any) -> None:
                      help="mix in combinatorial background (default: [background] enabled)")
     bkg.add_argument("--no-background", dest="background", action="store_false",
                      help="signal only")
-    p.add_argument("--background-fraction", type=_simulate_fraction, metavar="F",
+    p.add_argument("--background-fraction", type=_fraction, metavar="F",
                    help="background fraction in the signal region (default: config, 0.44)")
-    p.add_argument("--seed", type=_simulate_seed, metavar="S",
+    p.add_argument("--seed", type=_non_negative_int, metavar="S",
                    help="master seed (default: config)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     _add_config_options(p)
@@ -579,13 +569,6 @@ def _free_list(text: str) -> tuple[str, ...]:
             f"'{text}' must be a comma-separated list of {', '.join(_SHIFT_NAMES)}"
         )
     return names
-
-
-def _fraction(text: str) -> float:
-    value = _finite_float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be in [0, 1)")
-    return value
 
 
 def _scan_spec(text: str) -> tuple[str, list[float]]:
@@ -827,19 +810,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 _COMMANDS: list[Callable[[Any], None]] = [
-    _add_fit,
-    _add_crb,
-    _add_train,
-    _add_predict,
-    _add_config,
-    _add_convert,
-    _add_decfile,
     _add_generate,
     _add_info,
     _add_observables,
+    _add_convert,
+    _add_decfile,
     _add_simulate,
     _add_images,
+    _add_train,
+    _add_predict,
+    _add_fit,
+    _add_crb,
     _add_run,
+    _add_config,
 ]
 
 

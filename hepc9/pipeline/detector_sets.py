@@ -137,7 +137,9 @@ def _fit_inputs(run_dir: str, config_json: str) -> dict[str, Any]:
     cfg = load_config(data=json.loads(config_json))
     root = Path(run_dir)
     acceptance = load_acceptance(root / DETECTOR_FILES["efficiency"], config=cfg, q2_range=None)
-    out: dict[str, Any] = {"acceptance": acceptance}
+    # smeared q² can leave the kinematic range by a resolution width: such candidates are
+    # dropped from the fit (counted in the FitResult), as the efficiency sample does
+    out: dict[str, Any] = {"acceptance": acceptance, "outside": "drop"}
     f = _background_fraction(cfg)
     if f > 0:
         out["background"] = load_template(root / DETECTOR_FILES["sideband"], config=cfg,
@@ -159,7 +161,8 @@ def detector_fit_options(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``acceptance`` and, with background, ``background`` and its fraction (free).
+        ``acceptance``, ``outside="drop"`` and, with background, ``background`` and its
+        fraction (free).
     """
     import json
 

@@ -158,7 +158,7 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     """
     import warnings
 
-    from hepc9.errors import FitNotConvergedWarning
+    from hepc9.errors import DroppedRowsWarning, FitNotConvergedWarning
     from hepc9.fit.likelihood import fit_events
 
     cfg = load_config(data=spec.config)
@@ -169,6 +169,7 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     for events in sets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitNotConvergedWarning)  # recorded as valid=False
+            warnings.simplefilter("ignore", DroppedRowsWarning)  # detector level: counted
             res = fit_events(events, free=("dc9",), q2_range=_window(cfg),
                              minos=cfg.evaluate.minos, **fit_kw)
         v, e = res.values["dc9"], res.errors["dc9"]

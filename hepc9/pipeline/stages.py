@@ -184,8 +184,10 @@ def stage_crb(ctx: RunContext) -> list[Path]:
             opts = detector_fit_options(cfg, ctx.run_dir)
             extra = {"acceptance": opts["acceptance"]}
             if "background" in opts:
+                # the fit frees the background fraction, so the bound treats it as a nuisance
                 extra.update(background=opts["background"],
-                             background_fraction=opts["background_fraction"])
+                             background_fraction=opts["background_fraction"],
+                             fraction_free=True)
         for t in cfg.evaluate.comparison_truths:
             at = WilsonShifts(dc7=g.dc7, dc9=t, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p, c10p=g.c10p)
             for n_events in cfg.evaluate.events_per_set:
