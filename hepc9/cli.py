@@ -795,12 +795,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for level, table in summary.get("comparison", {}).items():
         print(f"\nlevel {level}: σ(δC9) over pseudo-experiments vs the Cramér–Rao bound")
         print(f"{'δC9':>6s} {'N':>6s} {'method':>9s} {'mean':>8s} {'σ':>7s} {'bias':>8s} "
-              f"{'σ_CRB':>7s} {'σ/σ_CRB':>7s}")
+              f"{'σ_CRB':>7s} {'σ/σ_CRB':>7s} {'√MSE/σ_CRB':>10s}")
         for r in table["rows"]:
             crb = f"{r['sigma_crb']:7.4f}" if r.get("sigma_crb") else f"{'–':>7s}"
             ratio = f"{r['sigma_over_crb']:7.2f}" if r.get("sigma_over_crb") else f"{'–':>7s}"
+            rmse = f"{r['rmse_over_crb']:10.2f}" if r.get("rmse_over_crb") else f"{'–':>10s}"
             print(f"{r['truth']:+6.2f} {r['events_per_set']:6d} {r['method']:>9s} "
-                  f"{r['mean']:+8.4f} {r['std']:7.4f} {r['bias']:+8.4f} {crb} {ratio}")
+                  f"{r['mean']:+8.4f} {r['std']:7.4f} {r['bias']:+8.4f} {crb} {ratio} {rmse}")
     print(f"\nreport: {run_dir / 'report.md'}")
     return 0
 

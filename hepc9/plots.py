@@ -362,26 +362,29 @@ def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
     matplotlib.figure.Figure
     """
     usable = [r for r in rows if r.get("sigma_over_crb")]
-    groups = sorted({(r["truth"], r["events_per_set"]) for r in usable},
-                    key=lambda g: (g[0], -g[1]))
+
+    def key(r: Mapping[str, Any]) -> tuple[str, float, int]:
+        return (str(r.get("level", "")), float(r["truth"]), int(r["events_per_set"]))
+
+    groups = sorted({key(r) for r in usable}, key=lambda g: (g[0], g[1], -g[2]))
     methods = sorted({r["method"] for r in usable})
     with _style():
-        fig, axes = _figure(1, 1)
+        fig, axes = _figure(1, 1, width=max(1.0, 0.35 * len(groups)))
         ax = axes[0, 0]
         width = 0.8 / max(len(methods), 1)
         for k, m in enumerate(methods):
             ys = []
             for g in groups:
-                match = [r["sigma_over_crb"] for r in usable
-                         if (r["truth"], r["events_per_set"]) == g and r["method"] == m]
+                match = [r["sigma_over_crb"] for r in usable if key(r) == g and r["method"] == m]
                 ys.append(match[0] if match else np.nan)
             ax.bar(np.arange(len(groups)) + (k - (len(methods) - 1) / 2) * width, ys, width,
                    label=m)
         ax.axhline(1.0, color="k", lw=1, ls="--", label="Cramér–Rao bound")
         ax.set_xticks(np.arange(len(groups)),
-                      [rf"$\delta C_9={t:+.2f}$" + f"\nN={n}" for t, n in groups], fontsize=10)
+                      [(f"{lv}\n" if lv else "") + rf"$\delta C_9={t:+.2f}$" + f"\nN={n}"
+                       for lv, t, n in groups], fontsize=10)
         ax.set_ylabel(r"$\sigma(\delta C_9)\,/\,\sigma_{\mathrm{CRB}}$")
-        ax.set_xlabel(r"true $\delta C_9$, events per set $N$")
+        ax.set_xlabel(r"level, true $\delta C_9$, events per set $N$")
         ax.legend(fontsize=9)
     return fig
 

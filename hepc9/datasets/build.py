@@ -19,9 +19,11 @@ Generator level: the events of a chunk are ``sample_events(count · M, seed=ss, 
 into consecutive images.  Detector level (``[detector] enabled``): signal events pass the
 detector simulation and the signal region and K* window; with ``[background] enabled`` each
 image holds ``round(f · M)`` signal-region background events (f = ``[background] fraction``)
-and ``M − round(f · M)`` signal events, and the background channels are made from the Mbc-
-sideband events generated alongside that image's background (so their number fluctuates as
-in data), scaled to the image's expected signal-region background yield ``round(f · M)``.
+and ``M − round(f · M)`` signal events (the background candidates pass the detector's track
+selection, :func:`hepc9.detector.accept_background`), and the background channels are made
+from the Mbc-sideband events generated alongside that image's background (so their number
+fluctuates as in data), scaled to the image's expected signal-region background yield
+``round(f · M)``.
 
 Rerunning a build completes missing chunks and verifies finished ones (shape, dtype, labels,
 finite values, and digests where an index exists); a build folder made with a different
@@ -237,6 +239,7 @@ class EventFactory:
         """Signal-region background (n_images · n_bkg) and each image's sideband events."""
         from hepc9 import kinematics, selection
         from hepc9.background import generate_background
+        from hepc9.detector import accept_background
 
         sel = self.cfg.selection
         need = n_images * self.n_bkg
@@ -251,6 +254,15 @@ class EventFactory:
             k = selection.kstar_window(ev, sel)
             sr = selection.signal_region(ev, sel) & k
             sb = selection.sideband(ev, sel) & k
+            # the candidates' tracks pass the detector's track selection, as the signal's do
+            tested = np.flatnonzero(sr | sb)
+            passed = np.zeros(len(sr), dtype=bool)
+            passed[tested] = accept_background(
+                _take(ev, tested), config=self.cfg.detector, rng=_gen(_child(ss, 4, j)),
+                beam=kinematics.BELLE2, constants=self.constants,
+            )
+            sr &= passed
+            sb &= passed
             part = _take(ev, sr | sb)
             part["_sr"] = sr[sr | sb]
             parts.append(part)

@@ -2,9 +2,10 @@
 
 A detector-level set of N events holds round(N(1 − f)) reconstructed signal events and
 N − round(N(1 − f)) combinatorial background events, all in the signal region (Mbc, ΔE and
-K* window), f being ``[background] fraction`` (0 without background).  The likelihood fit of
-such a set normalises with the efficiency sample of the ``detector`` stage and describes the
-background with a template fitted to that stage's Mbc-sideband events.
+K* window), f being ``[background] fraction`` (0 without background); the background
+candidates pass the detector's track selection (:func:`hepc9.detector.accept_background`).
+The likelihood fit of such a set normalises with the efficiency sample of the ``detector``
+stage and describes the background with a template fitted to that stage's Mbc-sideband events.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def detector_level_sets(
         Native columns ``q2 costheta_l costheta_k chi mkpi flavour mbc delta_e is_signal``.
     """
     from hepc9.background import generate_background
-    from hepc9.detector import simulate_detector
+    from hepc9.detector import accept_background, simulate_detector
     from hepc9.generate.sampler import lab_four_vectors, sample_events
     from hepc9.kinematics import BELLE2
 
@@ -110,11 +111,15 @@ def detector_level_sets(
         while bhave < bneed:
             b_ss = np.random.SeedSequence(bkg_ss.entropy,
                                           spawn_key=(*bkg_ss.spawn_key, battempt))
-            b = generate_background(max(1000, 8 * (bneed - bhave)), config=cfg.background,
+            b = generate_background(max(1000, 16 * (bneed - bhave)), config=cfg.background,
                                     beam=BELLE2, rng=np.random.default_rng(b_ss),
                                     constants=constants)
-            keep = _selected(b, cfg)
-            bparts.append({c: np.asarray(b[c])[keep] for c in cols})
+            b = {c: np.asarray(b[c])[_selected(b, cfg)] for c in cols}
+            # the candidates' tracks pass the detector's track selection, as the signal's do
+            acc_ss = np.random.SeedSequence(b_ss.entropy, spawn_key=(*b_ss.spawn_key, 0))
+            keep = accept_background(b, config=cfg.detector, rng=np.random.default_rng(acc_ss),
+                                     beam=BELLE2, constants=constants)
+            bparts.append({c: b[c][keep] for c in cols})
             bhave += int(keep.sum())
             battempt += 1
         bkg = {c: np.concatenate([p[c] for p in bparts])[:bneed] for c in cols}

@@ -10,16 +10,20 @@ the Mbc sideband (:mod:`hepc9.selection`), optionally adds combinatorial backgro
 * a JSON report with the cutflows, the counts and the efficiency versus true q² and each
   true angle (``report``, default ``output`` with the suffix ``.json``).
 
-Background yield: ``n_bkg(SR) = f/(1 − f) · n_sig(SR)``; the background is generated over the
-whole region of ``[background]`` so that the sideband receives its ARGUS share
-(:func:`hepc9.background.background_yield`).  When background is mixed in, the files keep the
-columns both kinds have (the angles, m(Kπ), flavour, Mbc, ΔE, ``is_signal`` and the truth
-columns), without four-vectors, and the rows are shuffled with a seeded permutation.
+Background: candidates are drawn in blocks over the whole region of ``[background]`` (so that
+the sideband receives its ARGUS share); those in the K* window and in the signal region or the
+sideband must pass the detector's track selection
+(:func:`hepc9.detector.accept_background`), and the blocks stop right after the
+``round(f/(1 − f) · n_sig(SR))``-th accepted signal-region candidate, so the signal region holds
+the background fraction f and the sideband what came with it.  When background is mixed in,
+the files keep the columns both kinds have (the angles, m(Kπ), flavour, Mbc, ΔE,
+``is_signal`` and the truth columns), without four-vectors, and the rows are shuffled with a
+seeded permutation.
 
 Random streams (:mod:`hepc9.seeding`, ``S`` = the optional ``stream`` keys): detector chunk
 ``i`` uses ``("detector", *S, i, 0)``, four-vectors added to an input without them
-``("detector", *S, i, 1)``, background block ``j`` ``("background", *S, 0, j)`` and the
-shuffle ``("background", *S, 1)``.
+``("detector", *S, i, 1)``, background block ``j`` ``("background", *S, 0, j)``, its track
+selection ``("background", *S, 2, j)`` and the shuffle ``("background", *S, 1)``.
 """
 
 from __future__ import annotations
@@ -120,7 +124,12 @@ def simulate_file(
     """
     from hepc9.artifacts import write_json
     from hepc9.background import background_yield, generate_background
-    from hepc9.detector import FOUR_VECTOR_COLUMNS, EfficiencyTable, simulate_detector
+    from hepc9.detector import (
+        FOUR_VECTOR_COLUMNS,
+        EfficiencyTable,
+        accept_background,
+        simulate_detector,
+    )
     from hepc9.generate.sampler import lab_four_vectors
     from hepc9.kinematics import BELLE2
     from hepc9.physics.constants import model_constants
@@ -204,15 +213,26 @@ def simulate_file(
     bkg_report: dict[str, Any] | None = None
     final_sr, final_sb = signal_sr, signal_sb
     if with_background:
-        n_bkg = background_yield(
+        n_bkg_target = round(fraction / (1.0 - fraction) * n_sig_sr)
+        # the background drawn before track selection: its expected whole-region count for
+        # the target, to bound the number of blocks (the track selection keeps about half)
+        n_expected = background_yield(
             n_sig_sr, fraction=fraction, config=cfg.background, selection=sel, beam=beam
         )
         block = cfg.detector.chunk_size
+        max_blocks = 50 * (-(-n_expected // block)) + 50
         bkg_sr: list[dict[str, np.ndarray]] = []
         bkg_sb: list[dict[str, np.ndarray]] = []
         bkg_flows: list[Cutflow] = []
-        for j in range(max(1, -(-n_bkg // block))):  # one empty block when n_bkg = 0
-            m = min(block, n_bkg - j * block)
+        n_bkg, have, j = 0, 0, 0
+        while j == 0 or have < n_bkg_target:  # one (empty) block when the target is 0
+            if j >= max_blocks:
+                raise DataError(
+                    f"the background track selection and signal region keep {have} of the "
+                    f"{n_bkg_target} wanted background candidates after {j} blocks of "
+                    f"{block}; check [detector], [background] and [selection]"
+                )
+            m = block if n_bkg_target > 0 else 0
             bkg = generate_background(
                 m,
                 config=cfg.background,
@@ -221,18 +241,44 @@ def simulate_file(
                 constants=constants,
             )
             bkg = _as_stored(bkg)
-            if "weight" in signal_sr:
-                bkg["weight"] = np.ones(m)
             in_window = kstar_window(bkg, sel)
             in_sr = in_window & signal_region(bkg, sel)
             in_sb = in_window & sideband(bkg, sel)
+            # the candidates' tracks pass the detector's track selection (only the candidates
+            # that can be kept are tested; the others never reach a file)
+            tested = np.flatnonzero(in_sr | in_sb)
+            passed = np.zeros(m, dtype=bool)
+            passed[tested] = accept_background(
+                _take(bkg, tested),
+                config=cfg.detector,
+                rng=stream_rng(seed, "background", *stream, 2, j),
+                beam=beam,
+                constants=constants,
+            )
+            in_sr &= passed
+            in_sb &= passed
+            # stop the stream right after the target-th accepted signal-region candidate
+            cum = np.cumsum(in_sr)
+            used = m
+            if have + (int(cum[-1]) if m else 0) > n_bkg_target:
+                used = int(np.searchsorted(cum, n_bkg_target - have)) + 1
+            cut = slice(0, used)
+            bkg = {k: v[cut] for k, v in bkg.items()}
+            in_window, in_sr, in_sb = in_window[cut], in_sr[cut], in_sb[cut]
+            if "weight" in signal_sr:
+                bkg["weight"] = np.ones(used)
             flow = Cutflow()
-            flow.add("generated", m)
+            flow.add("generated", used)
             flow.add("K* window", int(np.count_nonzero(in_window)))
+            flow.add("SR or sideband", int(np.count_nonzero(tested < used)))
+            flow.add("track selection", int(np.count_nonzero(in_sr | in_sb)))
             flow.add("signal region", int(np.count_nonzero(in_sr)))
             bkg_flows.append(flow)
             bkg_sr.append(_take(bkg, in_sr))
             bkg_sb.append(_take(bkg, in_sb))
+            have += int(np.count_nonzero(in_sr))
+            n_bkg += used
+            j += 1
         columns = [c for c in signal_columns if c in bkg_sr[0]]
         dropped = [c for c in signal_columns if c not in columns]
         mix = stream_rng(seed, "background", *stream, 1)
@@ -249,6 +295,7 @@ def simulate_file(
             "fraction_target": fraction,
             "fraction_observed": n_bkg_sr / total_sr if total_sr else float("nan"),
             "generated": n_bkg,
+            "target_signal_region": n_bkg_target,
             "cutflow": Cutflow.total(bkg_flows).to_dict(),
             "signal_region": n_bkg_sr,
             "sideband": n_bkg_sb,

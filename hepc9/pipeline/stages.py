@@ -341,6 +341,8 @@ def _comparison(ctx: RunContext) -> Path:
                  for r in crb["bounds"] if r["level"] == level}
         results = [e for (lv, _, _), (e, _) in ens.items() if lv == level]
         rows = comparison_rows(results, bound, truths=cfg.evaluate.comparison_truths)
+        for r in rows:
+            r["level"] = level
         scaling = {}
         for method in cfg.evaluate.methods:
             for t in cfg.evaluate.comparison_truths:
