@@ -389,6 +389,9 @@ class EvaluateConfig:
     comparison_truths: tuple[float, ...] = (0.0, -0.82)
     #: Events per pseudo-experiment (the first is the main one; all enter σ versus N).
     events_per_set: tuple[int, ...] = (24_000, 8_000)
+    #: Further set sizes evaluated with the likelihood fit only (with their Cramér–Rao
+    #: bounds), for the σ ∝ 1/√N check without training more networks.
+    fit_scaling_events: tuple[int, ...] = ()
     #: Independent pseudo-experiments per true value (papers/002: 900).
     sets_per_truth: int = 900
     #: Levels to evaluate: ``gen`` and, with [detector] enabled, ``det`` (detector response,
@@ -624,6 +627,9 @@ def _validate_evaluate(cfg: Config, origin: str) -> None:
     if not e.events_per_set or any(n <= 0 for n in e.events_per_set):
         raise ConfigError(f"[evaluate] events_per_set = {list(e.events_per_set)} in {origin} "
                           "must be positive integers")
+    if any(n <= 0 for n in e.fit_scaling_events):
+        raise ConfigError(f"[evaluate] fit_scaling_events = {list(e.fit_scaling_events)} in "
+                          f"{origin} must be positive integers")
     if e.sets_per_truth < 2:
         raise ConfigError(f"[evaluate] sets_per_truth = {e.sets_per_truth} in {origin} must be "
                           ">= 2 (spreads need several pseudo-experiments)")

@@ -165,6 +165,13 @@ def stage_train(ctx: RunContext) -> list[Path]:
     return outs
 
 
+def _fit_sizes(ctx: RunContext) -> list[int]:
+    """Set sizes of the fit ensembles: the main ones, then the σ-versus-N extras."""
+    e = ctx.cfg.evaluate
+    extra = [n for n in e.fit_scaling_events if n not in e.events_per_set]
+    return list(e.events_per_set) + sorted(set(extra))
+
+
 def stage_crb(ctx: RunContext) -> list[Path]:
     """Cramér–Rao bounds at the comparison points for every level and set size."""
     from hepc9.fit.fisher import cramer_rao
@@ -190,7 +197,7 @@ def stage_crb(ctx: RunContext) -> list[Path]:
                              fraction_free=True)
         for t in cfg.evaluate.comparison_truths:
             at = WilsonShifts(dc7=g.dc7, dc9=t, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p, c10p=g.c10p)
-            for n_events in cfg.evaluate.events_per_set:
+            for n_events in _fit_sizes(ctx):
                 res = cramer_rao(n_events, at=at, params=("dc9",), q2_range=_window(cfg),
                                  constants=constants, **extra)
                 rows.append({"level": level, "truth": float(t), "events_per_set": n_events,
@@ -308,9 +315,11 @@ def stage_evaluate(ctx: RunContext) -> list[Path]:
     truths = evaluation_truths(ctx)
     outs = []
     for level in cfg.evaluate.levels:
-        for n_events in cfg.evaluate.events_per_set:
+        for n_events in _fit_sizes(ctx):
             if "fit" in cfg.evaluate.methods:
                 outs.append(_fit_ensembles(ctx, level, n_events, truths))
+            if n_events not in cfg.evaluate.events_per_set:
+                continue
             for method in ctx.neural:
                 outs.append(_neural_ensembles(ctx, method, level, n_events, truths))
     outs.append(_comparison(ctx))

@@ -54,6 +54,11 @@ def test_smoke_run_produces_every_artefact(smoke_run):
     assert set(manifest["stages"]) >= {"samples", "datasets", "train", "crb", "evaluate",
                                        "plots", "report"}
     assert "σ/σ_CRB" in out.stdout
+    # σ versus N from the fit-only set size: α ≈ 0.5 for the efficient fit (loose: 6 sets)
+    scaling = summary["comparison"]["gen"]["sigma_vs_n"]
+    assert {"fit@+0.00", "fit@-0.82"} <= set(scaling)
+    assert (run_dir / "evaluate" / "gen_N1600_fit.json").exists()
+    assert not (run_dir / "evaluate" / "gen_N1600_deepsets.json").exists()
 
 
 @pytest.mark.slow
