@@ -21,6 +21,14 @@ Yield: for a background fraction f in the signal region and ``n_sig`` signal eve
 Mbc × ΔE × m(Kπ) region of :class:`hepc9.config.BackgroundConfig` (so that the sideband gets its
 ARGUS share), the number to generate is ``n_bkg(SR) / P(SR)`` with the exact probability
 content ``P(SR)`` of the signal region under the shapes (:func:`background_yield`).
+
+The shapes describe candidates *before* the track selection: combinatorial candidates are made
+of real tracks, which pass the same acceptance, momentum thresholds and identification as the
+signal's.  Detector-level samples therefore keep only the candidates accepted by
+:func:`hepc9.detector.accept_background` (applied by the callers, :mod:`hepc9.pipeline.simulate`,
+:mod:`hepc9.pipeline.detector_sets` and :mod:`hepc9.datasets.build`), which keeps about half of
+them and removes large ``|cos θℓ|`` at low q² as for the signal; the callers draw until the
+wanted number of accepted signal-region candidates is reached.
 """
 
 from __future__ import annotations
