@@ -369,7 +369,7 @@ def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
     groups = sorted({key(r) for r in usable}, key=lambda g: (g[0], g[1], -g[2]))
     methods = sorted({r["method"] for r in usable})
     with _style():
-        fig, axes = _figure(1, 1, width=max(1.0, 0.35 * len(groups)))
+        fig, axes = _figure(1, 1, width=min(2.0, max(1.0, 0.3 * len(groups))))
         ax = axes[0, 0]
         width = 0.8 / max(len(methods), 1)
         for k, m in enumerate(methods):

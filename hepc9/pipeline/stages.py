@@ -402,7 +402,9 @@ def stage_plots(ctx: RunContext) -> list[Path]:
             save(plots.plot_prediction_histograms(e, truths=list(cfg.evaluate.comparison_truths)),
                  f"predictions_{e.method}")
     comparison = read_json(ctx.run_dir / "evaluate" / "comparison.json")
-    rows = [r for lv in comparison.values() for r in lv["rows"]]
+    # the networks' set sizes (the fit-only σ-versus-N sizes are in the report's table)
+    rows = [r for lv in comparison.values() for r in lv["rows"]
+            if r["events_per_set"] in cfg.evaluate.events_per_set]
     if any(r.get("sigma_over_crb") for r in rows):
         save(plots.plot_sigma_over_crb(rows), "sigma_over_crb")
     scan = ctx.run_dir / "evaluate" / "scan.json"
