@@ -134,13 +134,9 @@ def generate_sets(spec: SetChunk, cfg: Config | None = None) -> list[dict[str, n
 
 
 def _window(cfg: Config) -> tuple[float, float] | None:
-    g = cfg.generate
-    if g.q2_min is None and g.q2_max is None:
-        return None
-    from hepc9.physics.constants import model_constants, q2_limits
+    from hepc9.pipeline.generate import generator_inputs
 
-    lo, hi = q2_limits(model_constants(cfg.physics.constants))
-    return (g.q2_min if g.q2_min is not None else lo, g.q2_max if g.q2_max is not None else hi)
+    return generator_inputs(cfg)["q2_range"]
 
 
 def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:

@@ -74,8 +74,10 @@ class RunContext:
 def _stage_digest(ctx: RunContext, stage: str) -> str:
     upstream = {s: ctx.manifest.data["stages"].get(s, {}).get("outputs", {})
                 for s in STAGE_ORDER[: STAGE_ORDER.index(stage)]}
-    text = json.dumps({"config": ctx.cfg.digest(), "stage": stage, "upstream": upstream},
-                      sort_keys=True)
+    from hepc9 import __version__
+
+    text = json.dumps({"config": ctx.cfg.digest(), "stage": stage, "upstream": upstream,
+                       "hepc9": __version__}, sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
