@@ -155,13 +155,18 @@ def stage_train(ctx: RunContext) -> list[Path]:
             for method in ctx.neural:
                 out = _model_dir(ctx, method, level, n_events)
                 out.parent.mkdir(parents=True, exist_ok=True)
+                outs.append(out)
+                done = out / "train_result.json"
+                if done.exists() and read_json(done).get("run_config_digest") == cfg.digest():
+                    log.info("%s already trained by this run; kept", out)
+                    continue
                 log.info("training %s on %s-level %s-event items", method, level, n_events)
+                # an interrupted training of this model resumes from its backup
                 result = train_from_folder(
                     cfg, _dataset_dir(ctx, _kind(method), level, n_events), out,
                     model_name=method, overwrite=True, progress=bool(ctx.show_progress),
                 )
-                write_json(out / "train_result.json", result)
-                outs.append(out)
+                write_json(done, {**result, "run_config_digest": cfg.digest()})
     return outs
 
 
