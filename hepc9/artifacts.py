@@ -25,6 +25,7 @@ __all__ = [
     "Manifest",
     "atomic_path",
     "file_digest",
+    "json_default",
     "package_versions",
     "read_json",
     "write_json",
@@ -109,6 +110,8 @@ def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600 files; outputs get the usual rw-r--r--
+        os.chmod(tmp, 0o644)
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -123,7 +126,8 @@ def write_text(path: str | Path, text: str, *, overwrite: bool = True) -> Path:
     return Path(path)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """Convert numpy values, result objects (``to_dict``) and paths for ``json.dumps``."""
     import numpy as np
 
     if isinstance(obj, np.generic):
@@ -139,7 +143,7 @@ def _json_default(obj: Any) -> Any:
 
 def write_json(path: str | Path, obj: Any, *, overwrite: bool = True) -> Path:
     """Write ``obj`` as indented, key-sorted JSON atomically (numpy values converted)."""
-    text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=True)
+    text = json.dumps(obj, indent=2, sort_keys=True, default=json_default, allow_nan=True)
     return write_text(path, text + "\n", overwrite=overwrite)
 
 

@@ -127,19 +127,9 @@ def _load_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
 def _print_json(obj: Any) -> None:
     import json
 
-    print(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+    from hepc9.artifacts import json_default
 
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
+    print(json.dumps(obj, indent=2, sort_keys=True, default=json_default))
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,7 +32,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.artifacts import atomic_path, write_json
 from hepc9.errors import ConfigError, DataError, OutputExistsError, ShapeError
 from hepc9.models import META_FILE, _backend, build_model, load_model, save_model
 from hepc9.seeding import seed_sequence
@@ -483,7 +483,7 @@ def _callback_classes() -> dict[str, type]:
                 keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
             self.entries.append(entry)
-            _write_json_atomic(self.path, {"label_std": self.label_std, "epochs": self.entries})
+            write_json(self.path, {"label_std": self.label_std, "epochs": self.entries})
             log.info("epoch %s: %s", epoch + 1,
                      ", ".join(f"{k}={v:.5g}" for k, v in entry.items() if k != "epoch"))
 
@@ -529,12 +529,11 @@ def _callback_classes() -> dict[str, type]:
                                 for v in _seed_states(self.model)],
             }
             if self.stopper.best_weights is not None and self.stopper.best_epoch == epoch:
-                fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".npz")
-                os.close(fd)
-                np.savez(tmp, **{f"w{i}": np.asarray(w)
-                                 for i, w in enumerate(self.stopper.best_weights)})
-                os.replace(tmp, self.folder / _BEST_FILE)
-            _write_json_atomic(self.folder / _STATE_FILE, state)
+                with atomic_path(self.folder / _BEST_FILE, overwrite=True) as tmp, \
+                        open(tmp, "wb") as fh:
+                    np.savez(fh, **{f"w{i}": np.asarray(w)
+                                    for i, w in enumerate(self.stopper.best_weights)})
+            write_json(self.folder / _STATE_FILE, state)
 
     return {"EpochSync": EpochSync, "HistoryWriter": HistoryWriter,
             "CallbackState": CallbackState}
@@ -555,13 +554,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "numpy"):
         return np.asarray(value).item()
     return value
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -894,7 +886,7 @@ def _check_backup(backup: Path, run: Mapping[str, Any], *, overwrite: bool) -> N
             )
         shutil.rmtree(backup)
     backup.mkdir(parents=True)
-    _write_json_atomic(path, dict(run))
+    write_json(path, dict(run))
 
 
 def _validation_metrics(model: Any, info: Mapping[str, Any], val_ds: Any) -> dict[str, float]:

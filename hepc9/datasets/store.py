@@ -20,17 +20,15 @@ chunk by chunk and to resume interrupted builds.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hepc9.artifacts import atomic_path
 from hepc9.errors import DataError, Hepc9Error, OutputExistsError, SchemaError, ShapeError
 
 __all__ = [
@@ -61,22 +59,8 @@ def chunk_files(number: int) -> tuple[str, str]:
     return f"x-{number:06d}.npy", f"y-{number:06d}.npy"
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    with _atomic(path) as tmp, open(tmp, "wb") as f:
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as f:
         np.save(f, array, allow_pickle=False)
 
 
@@ -237,7 +221,7 @@ def write_index(directory: str | Path, index: Mapping[str, Any]) -> Path:
                 raise Hepc9Error(f"cannot write {folder / 'index.json'}: {entry[key]} is missing")
     path = folder / "index.json"
     text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False)
-    with _atomic(path) as tmp:
+    with atomic_path(path, overwrite=True) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
     return path
 

@@ -9,56 +9,21 @@ template, fits (:mod:`hepc9.fit.likelihood`) and writes the result atomically.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hepc9.artifacts import write_json
 from hepc9.config import Config
 from hepc9.errors import DataError, OutputExistsError
 
-__all__ = ["crb", "fit_file", "load_acceptance", "load_template", "write_json"]
+__all__ = ["crb", "fit_file", "load_acceptance", "load_template"]
 
 log = logging.getLogger(__name__)
 
 _SHIFTS = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
-
-
-def write_json(
-    path: str | os.PathLike[str], data: Mapping[str, Any], *, overwrite: bool = False
-) -> Path:
-    """Write JSON atomically (temporary file in the same folder, then rename).
-
-    Parameters
-    ----------
-    path : path-like
-        Output file.
-    data : mapping
-        JSON-compatible data.
-    overwrite : bool
-        Replace an existing file.
-
-    Returns
-    -------
-    Path
-    """
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
 
 
 def _window(config: Config, q2_range: Sequence[float] | None) -> tuple[float, float] | None:
@@ -268,6 +233,7 @@ def fit_file(
         }
         if template is not None:
             data["background_template"] = template.to_dict()
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         write_json(output, data, overwrite=overwrite)
     return result
 
