@@ -11,7 +11,6 @@ their value as TOML.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import math
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hepc9.errors import ConfigError
+from hepc9.errors import ConfigError, did_you_mean
 
 __all__ = [
     "BackgroundConfig",
@@ -512,8 +511,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where} = {value!r} has the wrong type; expected {_type_name(tp)}")
     if origin is Literal:
         if value not in args:
-            close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(value, args)
             allowed = ", ".join(repr(a) for a in args)
             raise ConfigError(f"{where} = {value!r} is not one of {allowed}{hint}")
         return value
@@ -562,8 +560,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str | None, origin: str)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, names)
             what = "key" if section else "key or section"
             raise ConfigError(f"unknown {what} '{key}' in {place}{hint}")
         tp = hints[key]
@@ -614,8 +611,7 @@ def _validate_evaluate(cfg: Config, origin: str) -> None:
     e = cfg.evaluate
     for m in e.methods:
         if m not in _METHODS:
-            close = difflib.get_close_matches(m, _METHODS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(m, _METHODS)
             raise ConfigError(f"[evaluate] methods in {origin}: unknown method '{m}'{hint} "
                               f"(known: {', '.join(_METHODS)})")
     for level in e.levels:
@@ -652,8 +648,7 @@ def _check_names(values: tuple[str, ...], allowed: tuple[str, ...], where: str) 
         raise ConfigError(f"{where} is empty; choose from {', '.join(allowed)}")
     for v in values:
         if v not in allowed:
-            close = difflib.get_close_matches(v, allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(v, allowed)
             raise ConfigError(f"{where}: unknown name '{v}'{hint} (known: {', '.join(allowed)})")
     if len(set(values)) != len(values):
         raise ConfigError(f"{where} = {list(values)} lists a name twice")
@@ -1014,8 +1009,7 @@ def _validate_fit(cfg: Config, origin: str) -> None:
         raise ConfigError(f"[fit] free in {origin} must name at least one shift")
     for name in f.free:
         if name not in shifts:
-            close = difflib.get_close_matches(name, shifts, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(name, shifts)
             raise ConfigError(f"[fit] free contains unknown shift '{name}' in {origin}{hint}")
     if len(set(f.free)) != len(f.free):
         raise ConfigError(f"[fit] free = {list(f.free)} in {origin} has duplicates")

@@ -11,6 +11,9 @@ Messages follow one rule: say what is wrong, with which value, where, and how to
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "BackendError",
     "ConfigError",
@@ -23,7 +26,51 @@ __all__ = [
     "OutputExistsError",
     "SchemaError",
     "ShapeError",
+    "close_matches",
+    "did_you_mean",
 ]
+
+
+def close_matches(value: object, choices: Iterable[object], *, n: int = 1,
+                  cutoff: float = 0.6) -> list[str]:
+    """Return up to ``n`` entries of ``choices`` that are close to ``value`` (difflib ratio).
+
+    Parameters
+    ----------
+    value : object
+        The unknown name (converted with ``str``).
+    choices : iterable
+        The valid names (each converted with ``str``).
+    n : int, optional
+        Largest number of matches.
+    cutoff : float, optional
+        Smallest similarity ratio in [0, 1] that counts as close.
+
+    Returns
+    -------
+    list of str
+        Matches, best first; empty when none is close.
+    """
+    return difflib.get_close_matches(str(value), [str(c) for c in choices], n=n, cutoff=cutoff)
+
+
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """Return the message suffix ``"; did you mean 'x'?"`` for the closest choice, or ``""``.
+
+    Parameters
+    ----------
+    value : object
+        The unknown name.
+    choices : iterable
+        The valid names.
+
+    Returns
+    -------
+    str
+        The hint to append to an error message (empty when nothing is close).
+    """
+    close = close_matches(value, choices, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 class Hepc9Error(Exception):
@@ -80,14 +127,12 @@ class MissingBranchError(Hepc9Error, KeyError):
         available: list[str] | tuple[str, ...] = (),
         kind: str = "branch",
     ) -> None:
-        import difflib
-
         self.name = name
         self.file = str(file)
         self.tree = tree
         self.kind = kind
         self.available = list(available)
-        self.close_matches = difflib.get_close_matches(name, self.available, n=3, cutoff=0.5)
+        self.close_matches = close_matches(name, self.available, n=3, cutoff=0.5)
         super().__init__(name)
 
     def __str__(self) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hepc9.errors import did_you_mean
+
 __all__ = ["STAGES", "rng", "seed_sequence", "spawn_key"]
 
 #: Fixed stage numbers.  Never renumber or reuse an entry.
@@ -43,10 +45,7 @@ def _stage_number(stage: str | int) -> int:
     try:
         return STAGES[stage]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(stage, list(STAGES), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(stage, STAGES)
         from hepc9.errors import ConfigError
 
         raise ConfigError(f"unknown random-stream stage '{stage}'{hint}") from None

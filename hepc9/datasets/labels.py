@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ConfigError
+from hepc9.errors import ConfigError, did_you_mean
 
 __all__ = ["GRIDS", "SPLITS", "label_grid", "midpoints", "split_labels"]
 
@@ -56,10 +56,7 @@ def label_grid(name: str, labels: Sequence[float] = ()) -> np.ndarray:
         if not np.all(np.isfinite(grid)):
             raise ConfigError(f"custom δC9 labels {list(labels)} must be finite")
     else:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), GRIDS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, GRIDS)
         raise ConfigError(f"unknown label grid '{name}'{hint} (known: {', '.join(GRIDS)})")
     grid = np.unique(grid.astype(np.float64) + 0.0)  # + 0.0 turns −0.0 into 0.0
     return grid

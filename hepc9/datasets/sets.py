@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ConfigError, DataError, ShapeError
+from hepc9.errors import ConfigError, DataError, ShapeError, did_you_mean
 
 __all__ = ["DEFAULT_FEATURES", "FEATURES", "SetSpec", "feature_matrix", "make_sets",
            "reference_set_spec"]
@@ -36,10 +36,7 @@ def _check_features(features: Sequence[str]) -> tuple[str, ...]:
         raise ConfigError("event sets need at least one feature")
     for f in feats:
         if f not in FEATURES:
-            import difflib
-
-            close = difflib.get_close_matches(f, FEATURES, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(f, FEATURES)
             raise ConfigError(f"unknown set feature '{f}'{hint} (known: {', '.join(FEATURES)})")
     if len(set(feats)) != len(feats):
         raise ConfigError(f"set features {list(feats)} list a feature twice")

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
-from hepc9.errors import ConfigError, DataError, ShapeError
+from hepc9.errors import ConfigError, DataError, ShapeError, did_you_mean
 
 __all__ = [
     "AXES",
@@ -161,10 +161,7 @@ class ImageSpec:
             raise ConfigError("an image needs at least one channel, e.g. channels = ['q2_mean']")
         for c in channels:
             if c not in CHANNELS:
-                import difflib
-
-                close = difflib.get_close_matches(c, CHANNELS, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(c, CHANNELS)
                 raise ConfigError(
                     f"unknown image channel '{c}'{hint} (known: {', '.join(CHANNELS)})"
                 )

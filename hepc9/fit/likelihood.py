@@ -51,6 +51,7 @@ from hepc9.errors import (
     FitNotConvergedWarning,
     Hepc9Warning,
     ShapeError,
+    did_you_mean,
 )
 from hepc9.physics.constants import (
     SEED_MODEL,
@@ -633,16 +634,13 @@ def check_free(free: Sequence[str] | str) -> tuple[str, ...]:
     tuple of str
         The names in the canonical order of ``SHIFT_NAMES``.
     """
-    import difflib
-
     names = [s.strip() for s in free.split(",")] if isinstance(free, str) else list(free)
     names = [n for n in names if n]
     if not names:
         raise DataError(f"no free parameter given; choose from {', '.join(SHIFT_NAMES)}")
     for n in names:
         if n not in SHIFT_NAMES:
-            close = difflib.get_close_matches(n, SHIFT_NAMES, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(n, SHIFT_NAMES)
             raise DataError(f"unknown free parameter '{n}'{hint} (valid: {', '.join(SHIFT_NAMES)})")
     if len(set(names)) != len(names):
         raise DataError(f"free parameters {names} contain duplicates")

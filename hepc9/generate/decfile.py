@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hepc9.errors import DataError
+from hepc9.errors import DataError, did_you_mean
 
 __all__ = [
     "COEFFICIENT_IDS",
@@ -60,10 +60,7 @@ def _as_shift_dict(shifts: Any) -> dict[str, float]:
         )
     unknown = [k for k in shifts if k not in COEFFICIENT_IDS]
     if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(str(unknown[0]), list(COEFFICIENT_IDS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(unknown[0], COEFFICIENT_IDS)
         raise DataError(f"unknown Wilson-coefficient shift '{unknown[0]}'{hint}")
     out = {}
     for name in COEFFICIENT_IDS:
@@ -141,10 +138,7 @@ def decfile_text(
         )
     for pname, pvalue in params.items():
         if pname not in RESONANCE_PARAMETER_IDS:
-            import difflib
-
-            close = difflib.get_close_matches(pname, list(RESONANCE_PARAMETER_IDS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(pname, RESONANCE_PARAMETER_IDS)
             raise DataError(f"unknown resonance parameter '{pname}'{hint}")
         v = float(pvalue)
         if not math.isfinite(v):

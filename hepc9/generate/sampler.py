@@ -46,7 +46,6 @@ K* line shape (physics.md §5.5)
 from __future__ import annotations
 
 import concurrent.futures
-import difflib
 import functools
 import logging
 import math
@@ -57,7 +56,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from hepc9.errors import DataError
+from hepc9.errors import DataError, did_you_mean
 from hepc9.physics.constants import SEED_MODEL, ModelConstants, WilsonShifts, q2_limits
 from hepc9.seeding import child_sequences, seed_sequence
 
@@ -978,8 +977,7 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 
 def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(value, choices)
         raise DataError(f"unknown {name} {value!r}{hint} (valid: {', '.join(choices)})")
     return str(value)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hepc9.errors import ConfigError, DataError, OutputExistsError, SchemaError
+from hepc9.errors import ConfigError, DataError, OutputExistsError, SchemaError, did_you_mean
 from hepc9.models import _backend
 
 __all__ = [
@@ -79,10 +79,7 @@ def get_builder(name: str, *, backend: str | None = None) -> Callable[..., Any]:
     try:
         target = REGISTRY[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, REGISTRY)
         raise ConfigError(
             f"unknown model '{name}'; registered models are {', '.join(REGISTRY)}{hint}"
         ) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from hepc9.errors import BackendError
+from hepc9.errors import BackendError, did_you_mean
 
 __all__ = ["BACKENDS", "active", "resolve", "select"]
 
@@ -43,10 +43,7 @@ def resolve(*names: str | None) -> str:
         if name is None or name == "auto" or name == "":
             continue
         if name not in BACKENDS:
-            import difflib
-
-            close = difflib.get_close_matches(name, BACKENDS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(name, BACKENDS)
             raise BackendError(
                 f"unknown Keras backend '{name}'; choose one of {', '.join(BACKENDS)}{hint}"
             )

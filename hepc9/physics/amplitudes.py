@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hepc9.errors import ConfigError
+from hepc9.errors import ConfigError, did_you_mean
 from hepc9.physics.constants import (
     SEED_MODEL,
     SHIFT_NAMES,
@@ -200,15 +200,12 @@ def check_params(params: Sequence[str]) -> tuple[str, ...]:
     ConfigError
         Unknown (with closest match) or repeated names.
     """
-    import difflib
-
     if isinstance(params, str):
         params = (params,)
     params = tuple(params)
     for p in params:
         if p not in SHIFT_NAMES:
-            close = difflib.get_close_matches(str(p), SHIFT_NAMES, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(p, SHIFT_NAMES)
             raise ConfigError(
                 f"unknown Wilson-coefficient parameter '{p}'{hint} "
                 f"(valid: {', '.join(SHIFT_NAMES)})"

@@ -14,7 +14,6 @@ the primed coefficients C7′, C9′, C10′, constant in q² (physics.md §5.1)
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ConfigError, DataError
+from hepc9.errors import ConfigError, DataError, did_you_mean
 
 __all__ = [
     "HBAR_GEV_S",
@@ -205,8 +204,7 @@ def model_constants(
         )
     for key in overrides:
         if key not in _CONSTANT_NAMES:
-            close = difflib.get_close_matches(str(key), _CONSTANT_NAMES, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, _CONSTANT_NAMES)
             raise ConfigError(
                 f"unknown physics constant '{key}' in [physics] constants{hint} "
                 f"(valid names are the fields of hepc9.physics.constants.ModelConstants)"
@@ -258,8 +256,7 @@ class WilsonShifts:
         values = dict(values or {})
         for key in values:
             if key not in SHIFT_NAMES:
-                close = difflib.get_close_matches(str(key), SHIFT_NAMES, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(key, SHIFT_NAMES)
                 raise ConfigError(
                     f"unknown Wilson shift '{key}'{hint} (valid: {', '.join(SHIFT_NAMES)})"
                 )
@@ -288,8 +285,7 @@ class WilsonShifts:
         merged = self.to_dict()
         for key in shifts:
             if key not in SHIFT_NAMES:
-                close = difflib.get_close_matches(str(key), SHIFT_NAMES, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(key, SHIFT_NAMES)
                 raise ConfigError(
                     f"unknown Wilson shift '{key}'{hint} (valid: {', '.join(SHIFT_NAMES)})"
                 )

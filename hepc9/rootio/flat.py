@@ -23,13 +23,12 @@ flavour), ``sign`` (sign of e.g. the kaon charge, never 0).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ConfigError, DataError
+from hepc9.errors import ConfigError, DataError, did_you_mean
 from hepc9.rootio._foreign import (
     ENTRY,
     FOUR_VECTOR_NAMES,
@@ -58,8 +57,7 @@ def _check_mapping(columns: Mapping[str, str], flavour: Mapping[str, Any]) -> No
     known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
     for name in columns:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(name, known)
             raise ConfigError(f"[ingest.columns] has unknown native name '{name}'{hint}")
     missing = [n for n in REQUIRED_COLUMNS if n not in columns]
     if not flavour:

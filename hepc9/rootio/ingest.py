@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.config import IngestConfig
-from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, SchemaError
+from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, SchemaError, did_you_mean
 from hepc9.rootio import _foreign, basf2, evtgen_ntp, flat
 from hepc9.rootio._common import get_tree, list_trees, open_root
 
@@ -502,10 +502,7 @@ def _options(
 ) -> tuple[str, str | None]:
     chosen = layout if layout not in (None, "auto") else ingest.layout
     if chosen not in LAYOUTS:
-        import difflib
-
-        close = difflib.get_close_matches(str(chosen), LAYOUTS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(chosen, LAYOUTS)
         raise ConfigError(f"unknown layout {chosen!r}; use one of {', '.join(LAYOUTS)}{hint}")
     if chosen == "flat" and not ingest.columns:
         raise ConfigError(

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ConfigError, DataError, SchemaError, ShapeError
+from hepc9.errors import ConfigError, DataError, SchemaError, ShapeError, did_you_mean
 from hepc9.physics.constants import SHIFT_NAMES
 from hepc9.rootio._common import atomic_output, get_tree, open_root, require_branches
 
@@ -134,10 +134,7 @@ def _compression(spec: Any) -> Any:
     if name == "none":
         return None
     if name not in factories:
-        import difflib
-
-        close = difflib.get_close_matches(name, COMPRESSIONS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, COMPRESSIONS)
         raise ConfigError(f"unknown compression {spec!r}{hint} (valid: {', '.join(COMPRESSIONS)})")
     try:
         return factories[name](level)
@@ -158,10 +155,7 @@ def _shift_values(shifts: Any) -> dict[str, float]:
     out = dict.fromkeys(SHIFT_NAMES, 0.0)
     for key, value in shifts.items():
         if key not in SHIFT_NAMES:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), SHIFT_NAMES, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, SHIFT_NAMES)
             raise ConfigError(
                 f"unknown Wilson shift '{key}'{hint} (valid: {', '.join(SHIFT_NAMES)})"
             )
