@@ -1,10 +1,20 @@
 """Event generation of B0 → K*0(→K+π−)μ+μ− at generator level.
 
-:mod:`hepc9.generate.sampler` draws (q², cosθℓ, cosθK, χ, m(Kπ), flavour) from the 4D rate of
-:mod:`hepc9.physics` with a numba kernel (:func:`sample_events`) and has a plain-numpy reference
-(:func:`sample_events_numpy`); :func:`lab_four_vectors` adds lab-frame four-momenta.
-:mod:`hepc9.generate.decfile` writes EvtGen decay files for the same model points.
+=============  ============================================================================
+module         job
+=============  ============================================================================
+``sampler``    :func:`sample_events`: the fast sampler (chunks, seeds, threads)
+``tables``     q² interpolation tables :class:`Q2Table`, :class:`MassQ2Table` and caches
+``mapping``    normalised-q² map, piecewise-linear CDFs, the convex angular bound
+``kernels``    numba kernels of the fast sampler (guided draws, angular accept–reject)
+``reference``  :func:`sample_events_numpy`: the plain-numpy reference with exact physics
+``lineshape``  the ``relbw`` K* line shape (:func:`relbw_line_shape`, mass range)
+``checks``     options (flavours, line shapes) and argument checks of both samplers
+``lab``        :func:`lab_four_vectors`: lab-frame four-momenta of generated events
+``decfile``    EvtGen decay files for the same model points
+=============  ============================================================================
 
+The names of the sub-modules stay importable from :mod:`hepc9.generate.sampler`.
 Importing this package compiles nothing: the numba kernels compile (or load from the on-disk
 cache) at their first call.
 """

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from hepc9.errors import DataError
+from hepc9.generate import kernels as K
 from hepc9.generate import sampler as S
 from hepc9.physics.angular import angular_coefficients, angular_functions
 from hepc9.physics.constants import SEED_MODEL, WilsonShifts, q2_limits
@@ -185,8 +186,8 @@ _KERNEL_HELPERS = ("_draw_guided", "_map_q2", "_draw_angles", "_angular_sum", "_
 def _interpreted(monkeypatch, name):
     """The kernel ``name`` running entirely in the interpreter (plain Python/numpy twin)."""
     for helper in _KERNEL_HELPERS:
-        monkeypatch.setattr(S, helper, getattr(S, helper).py_func)
-    return getattr(S, name).py_func
+        monkeypatch.setattr(K, helper, getattr(K, helper).py_func)
+    return getattr(K, name).py_func
 
 
 def test_narrow_kernel_equals_interpreted_twin(monkeypatch, table):
