@@ -10,6 +10,7 @@ import numpy as np
 from hepc9.physics.constants import SEED_MODEL, ModelConstants
 
 __all__ = ["relbw_line_shape", "relbw_mass_range"]
+
 #: Lower and upper offsets of the Breit–Wigner mass range from m0 (physics.md §5.5).
 _RELBW_LOW = 0.25
 _RELBW_HIGH_WIDTHS = 15.0

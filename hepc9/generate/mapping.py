@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 __all__ = []
+
 _NINE_32PI = 9.0 / (32.0 * math.pi)
 _TWO_PI = 2.0 * math.pi
 
