@@ -42,6 +42,7 @@ Beam
 m(Υ(4S)) = 10.5794 GeV; a full horizontal crossing angle of 83 mrad, each beam at
 41.5 mrad to the Belle II z axis (the HER at +41.5 mrad, the LER at π − 41.5 mrad around
 the y axis); beam-energy spreads of 5.13 MeV (HER) and 2.375 MeV (LER).
+
 Modules
 -------
 ==========  ==============================================================================
