@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hepc9.errors import Hepc9Error, OutputExistsError
+from hepc9.errors import DataError, Hepc9Error, OutputExistsError
 
 __all__ = [
     "Manifest",
@@ -75,46 +75,91 @@ def package_versions() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    parents: bool = False,
+    keep_suffix: bool = False,
+) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
+
+    This is the one atomic writer of hepc9: the caller writes the complete file to the
+    yielded path; on normal exit the file gets mode rw-r--r-- and replaces ``path``
+    (``os.replace``, atomic on one file system); on any exception the temporary file is
+    removed and ``path`` is left as it was.
 
     Parameters
     ----------
-    path : str or Path
+    path : str or path-like
         Final output path.
     overwrite : bool
-        Replace an existing file.  Without it an existing ``path`` raises.
+        Replace an existing file.  Without it an existing ``path`` raises (checked before
+        and again after writing).
+    parents : bool
+        Create missing parent folders instead of raising.
+    keep_suffix : bool
+        End the temporary name with the suffix of ``path`` (``x.root`` → ``.x.root.<id>.tmp.root``)
+        for writers that look at the file extension (uproot, Keras); otherwise it ends in
+        ``.tmp``.
 
     Yields
     ------
     Path
-        Temporary path in the same folder (same file system, so the rename is atomic).
+        Temporary path in the same folder (hidden name, created empty).
 
     Raises
     ------
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
-    Hepc9Error
-        The folder does not exist or is not writable.
+    DataError
+        ``path`` is a folder, the folder does not exist (and ``parents`` is false), cannot be
+        created, or is not writable.
     """
     final = Path(path)
+    if final.is_dir():
+        raise DataError(f"output path {final} is a folder; give a file name")
     if final.exists() and not overwrite:
-        raise OutputExistsError(f"output {final} exists; pass --overwrite to replace it")
+        raise OutputExistsError(
+            f"output {final} exists; choose another path or pass --overwrite to replace it"
+        )
     folder = final.parent if str(final.parent) else Path(".")
+    if parents:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DataError(
+                f"cannot write to folder {folder} ({err.strerror or err}); choose a writable "
+                "output path"
+            ) from err
     if not folder.is_dir():
-        raise Hepc9Error(f"output folder {folder} does not exist; create it first")
+        raise DataError(f"output folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
-        raise Hepc9Error(f"output folder {folder} is not writable")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
+        raise DataError(
+            f"cannot write to folder {folder}: it is not writable; choose a writable output path"
+        )
+    suffix = ".tmp" + (final.suffix if keep_suffix else "")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=folder)
+    except OSError as err:
+        raise DataError(
+            f"cannot write to folder {folder} ({err.strerror or err}); choose a writable "
+            "output path"
+        ) from err
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if final.exists() and not overwrite:
+            raise OutputExistsError(
+                f"output {final} appeared while it was being written; choose another path "
+                "or pass --overwrite"
+            )
         # mkstemp creates 0600 files; outputs get the usual rw-r--r--
         os.chmod(tmp, 0o644)
         os.replace(tmp, final)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()
         raise
 

@@ -4,8 +4,8 @@ Every reader in :mod:`hepc9.rootio` opens files with :func:`open_root`, which tu
 low-level failures of a missing, foreign or damaged file into one-line
 :class:`~hepc9.errors.DataError` / :class:`~hepc9.errors.SchemaError` messages, and looks up
 trees and branches with :func:`get_tree` and :func:`require_branches`, which name the closest
-existing names.  Writers go through :func:`atomic_output`: the file appears complete or not
-at all.
+existing names.  Writers go through :func:`atomic_output` (:func:`hepc9.artifacts.atomic_path`,
+the one atomic writer): the file appears complete or not at all.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hepc9.errors import DataError, Hepc9Error, MissingBranchError, OutputExistsError, SchemaError
+from hepc9.artifacts import atomic_path
+from hepc9.errors import DataError, Hepc9Error, MissingBranchError, SchemaError
 
 __all__ = ["ROOT_MAGIC", "atomic_output", "get_tree", "list_trees", "open_root", "require_branches"]
 
@@ -203,13 +203,14 @@ def require_branches(tree: Any, names: Iterable[str], path: str | os.PathLike[st
     return wanted
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """Write a file atomically: yield a temporary path in the target folder, then rename it.
+def atomic_output(
+    path: str | os.PathLike[str], overwrite: bool = False
+) -> contextlib.AbstractContextManager[Path]:
+    """Write a file atomically: :func:`hepc9.artifacts.atomic_path` as the ROOT writers use it.
 
-    The caller writes the complete file to the yielded path.  On normal exit the temporary
-    file replaces ``path`` (``os.replace``); on any exception it is removed and ``path`` is
-    left untouched.  Missing parent folders are created.
+    Missing parent folders are created and the temporary name keeps the suffix of ``path``
+    (``parents=True, keep_suffix=True``); see :func:`hepc9.artifacts.atomic_path` for the
+    rest (rename on success, removal on failure, mode rw-r--r--).
 
     Parameters
     ----------
@@ -218,48 +219,9 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
     overwrite : bool
         Replace an existing file instead of raising.
 
-    Yields
-    ------
-    pathlib.Path
-        Temporary path (same folder, hidden name, same suffix).
-
-    Raises
-    ------
-    OutputExistsError
-        If ``path`` exists and ``overwrite`` is false.
-    DataError
-        If the folder cannot be created or written to, or ``path`` is a folder.
+    Returns
+    -------
+    contextlib.AbstractContextManager of pathlib.Path
+        Context manager yielding the temporary path.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise DataError(f"output path {target} is a folder; give a file name")
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output file {target} exists; choose another path or pass overwrite "
-            "(--overwrite on the command line)"
-        )
-    folder = target.parent
-    tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp{target.suffix}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Create the temporary file now (honouring the umask) so an unwritable folder fails
-        # before any work is done.
-        with tmp.open("xb"):
-            pass
-    except OSError as err:
-        raise DataError(
-            f"cannot write to folder {folder} ({err.strerror or err}); choose a writable "
-            "output path"
-        ) from err
-    try:
-        yield tmp
-        if target.exists() and not overwrite:
-            raise OutputExistsError(
-                f"output file {target} appeared while it was being written; choose another "
-                "path or pass overwrite"
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    return atomic_path(path, overwrite=overwrite, parents=True, keep_suffix=True)
