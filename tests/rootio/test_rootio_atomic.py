@@ -40,18 +40,28 @@ def test_atomic_path_without_parents_refuses_missing_folder(tmp_path):
 def test_atomic_path_cleans_up_and_keeps_old_file(tmp_path):
     target = tmp_path / "f.root"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="boom"), atomic_path(target, overwrite=True) as tmp:
-        tmp.write_bytes(b"new")
-        raise RuntimeError("boom")
+
+    def fail():
+        with atomic_path(target, overwrite=True) as tmp:
+            tmp.write_bytes(b"new")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail()
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f.root"]
 
 
 def test_atomic_path_refuses_a_file_that_appeared_while_writing(tmp_path):
     target = tmp_path / "f.txt"
-    with pytest.raises(OutputExistsError, match="appeared"), atomic_path(target) as tmp:
-        tmp.write_text("mine")
-        target.write_text("someone else's")
+
+    def race():
+        with atomic_path(target) as tmp:
+            tmp.write_text("mine")
+            target.write_text("someone else's")
+
+    with pytest.raises(OutputExistsError, match="appeared"):
+        race()
     assert target.read_text() == "someone else's"
     assert os.listdir(tmp_path) == ["f.txt"]
 
