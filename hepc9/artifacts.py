@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hepc9 import __version__
 from hepc9.errors import DataError, Hepc9Error, OutputExistsError
 
 __all__ = [
@@ -62,8 +63,6 @@ def package_versions() -> dict[str, str]:
         Distribution name → version; packages that are not installed are omitted.
     """
     from importlib import metadata
-
-    from hepc9 import __version__
 
     out = {"hepc9": __version__, "python": platform.python_version()}
     for name in _PACKAGES:

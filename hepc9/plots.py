@@ -23,6 +23,7 @@ import mplhep
 import numpy as np
 from matplotlib.figure import Figure
 
+from hepc9.artifacts import atomic_path
 from hepc9.evaluate.ensembles import EnsembleResult
 
 __all__ = [
@@ -97,8 +98,6 @@ def save_figure(
     -------
     list of Path
     """
-    from hepc9.artifacts import atomic_path
-
     out = []
     with _style():
         for fmt in formats:

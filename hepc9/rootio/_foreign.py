@@ -19,7 +19,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from hepc9.errors import DataError, SchemaError
+from hepc9.errors import ConfigError, DataError, SchemaError
+from hepc9.kinematics import angles_from_four_vectors
 
 __all__ = [
     "ENTRY",
@@ -382,8 +383,6 @@ def select_candidates(
     n = len(arrays[plan.group_keys[0]])
     if rule == "random":
         if rng is None:
-            from hepc9.errors import ConfigError
-
             raise ConfigError("candidate rule 'random' needs a seeded rng")
         rank = rng.random(n)
     elif rule == "first":
@@ -393,8 +392,6 @@ def select_candidates(
             raise DataError("no rank defined for the candidate rule 'best'")
         rank = plan.best_rank(arrays)
     else:
-        from hepc9.errors import ConfigError
-
         raise ConfigError(f"unknown candidate rule '{rule}'; use best, first, random or all")
     ids, n_groups = group_ids([arrays[k] for k in plan.group_keys])
     return best_per_group(ids, n_groups, rank)
@@ -448,8 +445,6 @@ def angles_with_truth(
     dict of str to ndarray, shape (n,), float64
         ``q2 costheta_l costheta_k chi mkpi``.
     """
-    from hepc9.kinematics import angles_from_four_vectors
-
     if valid is None or valid.all():
         return angles_from_four_vectors(p4["k"], p4["pi"], p4["mup"], p4["mum"], flavour)
     n = flavour.shape[0]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.rootio._common import require_branches
 from hepc9.rootio._foreign import (
     ENTRY,
     KINEMATIC_NAMES,
@@ -102,8 +103,6 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
     MissingBranchError
         When a required branch is absent (with close matches).
     """
-    from hepc9.rootio._common import require_branches
-
     keys = set(tree.keys())
     level = "gen" if tree_name == "gen" else "det"
     reco = [b for pre in PREFIXES.values() for b in _branches(pre, _RECO)]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ConfigError, DataError
+from hepc9.rootio._common import require_branches
 from hepc9.rootio._foreign import LayoutPlan
 
 __all__ = ["ANGLE_COLUMNS", "TREE", "looks_like_ntp", "plan"]
@@ -96,8 +97,6 @@ def plan(
     -------
     LayoutPlan
     """
-    from hepc9.rootio._common import require_branches
-
     require_branches(tree, list(ANGLE_COLUMNS), path)
     flav = _flavour(flavour)
     scale = 1e-3 if energy_unit == "MeV" else 1.0

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ConfigError, DataError, did_you_mean
+from hepc9.rootio._common import require_branches
 from hepc9.rootio._foreign import (
     ENTRY,
     FOUR_VECTOR_NAMES,
@@ -118,8 +119,6 @@ def plan(
     MissingBranchError
         A mapped branch is not in the tree.
     """
-    from hepc9.rootio._common import require_branches
-
     _check_mapping(columns, flavour)
     col = dict(columns)
     has_truth = TRUTH_COLUMNS[0] in col
