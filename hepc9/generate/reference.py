@@ -25,14 +25,12 @@ from hepc9.generate.checks import (
 )
 from hepc9.generate.lineshape import relbw_line_shape, relbw_mass_range
 from hepc9.generate.mapping import _TWO_PI, _angular_bound, _dq2_dv, _q2_to_v, _v_to_q2
+from hepc9.generate.mass_table import MassQ2Table, _check_relbw_window_fraction, _mass_table
 from hepc9.generate.tables import (
     _DGAMMA_WEIGHTS,
-    MassQ2Table,
     Q2Table,
-    _check_relbw_window_fraction,
     _exact_angular_functions,
     _exact_coefficients,
-    _mass_table,
     _q2_table,
 )
 from hepc9.physics.constants import SEED_MODEL, ModelConstants, WilsonShifts

@@ -75,16 +75,11 @@ from hepc9.generate.mapping import _angular_bound as _angular_bound
 from hepc9.generate.mapping import _dq2_dv as _dq2_dv
 from hepc9.generate.mapping import _q2_to_v as _q2_to_v
 from hepc9.generate.mapping import _v_to_q2 as _v_to_q2
+from hepc9.generate.mass_table import MassQ2Table, _check_relbw_window_fraction, _mass_table
 from hepc9.generate.reference import _exact_total_at_mass as _exact_total_at_mass
 from hepc9.generate.reference import _total_at_mass_quadrature as _total_at_mass_quadrature
 from hepc9.generate.reference import sample_events_numpy
-from hepc9.generate.tables import (
-    MassQ2Table,
-    Q2Table,
-    _check_relbw_window_fraction,
-    _mass_table,
-    _q2_table,
-)
+from hepc9.generate.tables import Q2Table, _q2_table
 from hepc9.generate.tables import _angular_bound_fast as _angular_bound_fast
 from hepc9.physics.constants import SEED_MODEL, ModelConstants, WilsonShifts
 from hepc9.seeding import child_sequences
