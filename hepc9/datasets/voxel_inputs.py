@@ -10,7 +10,7 @@ import numpy as np
 from hepc9.datasets.image_spec import AXES, ImageSpec
 from hepc9.errors import DataError, ShapeError
 
-__all__ = []
+__all__: list[str] = []
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = []
+__all__: list[str] = []
 
 #: Events per block of the two-pass kernel (slots of a block, then their accumulation); the
 #: block's scratch stays in the L1/L2 cache.

@@ -11,7 +11,7 @@ from hepc9.config import DetectorConfig
 from hepc9.detector.columns import _FAIL_ACCEPTANCE, _FAIL_MOMENTUM, _KLM_BARREL_DEG
 from hepc9.detector.parametrisation import kaon_id_efficiency, muon_id_efficiency
 
-__all__ = []
+__all__: list[str] = []
 
 
 # --------------------------------------------------------------------------------------------

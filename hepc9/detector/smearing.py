@@ -11,7 +11,7 @@ from hepc9 import kinematics
 from hepc9.config import DetectorConfig
 from hepc9.detector.parametrisation import pt_resolution
 
-__all__ = []
+__all__: list[str] = []
 
 
 # --------------------------------------------------------------------------------------------

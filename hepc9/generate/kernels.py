@@ -13,7 +13,7 @@ from numba import njit
 
 from hepc9.generate.mapping import _MAP_POWER, _TWO_PI
 
-__all__ = []
+__all__: list[str] = []
 
 
 # --------------------------------------------------------------------------------------------

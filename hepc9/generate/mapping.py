@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = []
+__all__: list[str] = []
 
 _NINE_32PI = 9.0 / (32.0 * math.pi)
 _TWO_PI = 2.0 * math.pi
