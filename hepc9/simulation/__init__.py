@@ -11,7 +11,7 @@ Modules (one job each):
   :class:`SampleInputs` (the keyword arguments of ``sample_events``), :class:`ChainInputs`
   (plus detector, background, selection, events per item), :func:`generate_shifts`
   (``WilsonShifts`` of ``[generate]`` with a δC9 override), :func:`q2_window`.
-* :mod:`~hepc9.simulation.reconstruct` — detector response with the float32 and selection
+* :mod:`~hepc9.simulation.reconstruction` — detector response with the float32 and selection
   rules (:func:`reconstruct`, :func:`as_stored`, :func:`regions`).
 * :mod:`~hepc9.simulation.background_blocks` — background candidates after the track
   acceptance (:func:`background_block`).
@@ -62,7 +62,7 @@ from hepc9.simulation.inputs import (
     generate_shifts,
     q2_window,
 )
-from hepc9.simulation.reconstruct import (
+from hepc9.simulation.reconstruction import (
     SELECTION_COLUMNS,
     Regions,
     as_stored,

@@ -2,8 +2,8 @@
 
 Every user draws background the same way (:func:`background_block`): candidates over the
 whole region of ``[background]``, selection columns rounded to float32
-(:func:`hepc9.simulation.reconstruct.as_stored`), the candidates in the K* window and in the
-signal region ∪ Mbc sideband tested by the detector's track selection
+(:func:`hepc9.simulation.reconstruction.as_stored`), the candidates in the K* window and
+in the signal region ∪ Mbc sideband tested by the detector's track selection
 (:func:`hepc9.detector.accept_background`), and only the accepted ones counted in a region.
 """
 
@@ -18,7 +18,7 @@ from hepc9.config import BackgroundConfig, DetectorConfig, SelectionConfig
 from hepc9.detector import accept_background
 from hepc9.kinematics import BELLE2, BeamSpec
 from hepc9.physics.constants import ModelConstants
-from hepc9.simulation.reconstruct import Regions, as_stored, regions
+from hepc9.simulation.reconstruction import Regions, as_stored, regions
 
 __all__ = ["BackgroundBlock", "background_block"]
 

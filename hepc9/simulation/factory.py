@@ -20,7 +20,7 @@ from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import WilsonShifts
 from hepc9.simulation.background_blocks import BackgroundBlock, background_block
 from hepc9.simulation.inputs import ChainInputs, SampleInputs
-from hepc9.simulation.reconstruct import reconstruct
+from hepc9.simulation.reconstruction import reconstruct
 from hepc9.simulation.streams import child, generator
 from hepc9.simulation.topup import stop_after, top_up
 
