@@ -206,8 +206,10 @@ def make_chunk(
         if spec.uses_background:
             kw = {"background": ev.background, "background_offsets": ev.background_offsets,
                   "background_scale": ev.background_scale}
-        x = voxelize_batch(ev.signal, spec, n_images=task.count, dtype=np.float32,
-                           threads=cfg.datasets.threads, **kw)
+        images = voxelize_batch(ev.signal, spec, n_images=task.count, dtype=np.float32,
+                                threads=cfg.datasets.threads, **kw)
+        assert isinstance(images, np.ndarray)  # return_dropped is False: an array
+        x = images
     return x, np.full(task.count, task.label, np.float32)
 
 

@@ -284,11 +284,12 @@ def simulate_file(
         "spawn_key": list(spawn_key("detector", *stream)),
     }  # fmt: skip
     written: dict[str, str] = {}
-    for region, events, path in (
+    targets: tuple[tuple[str, dict[str, np.ndarray], Path | None], ...] = (
         ("signal", final_sr, Path(output)),
         ("sideband", final_sb, Path(sideband_output) if sideband_output is not None else None),
-    ):
-        if path is None:
+    )
+    for region, events, target in targets:
+        if target is None:
             continue
         n_rows = len(events["q2"])
         n_sig = int(np.count_nonzero(events["is_signal"]))
@@ -304,8 +305,8 @@ def simulate_file(
             n_background=n_rows - n_sig,
             **common,
         )
-        write_events(path, events, meta, overwrite=overwrite)
-        written[region] = str(path)
+        write_events(target, events, meta, overwrite=overwrite)
+        written[region] = str(target)
 
     seconds = time.perf_counter() - start
     result: dict[str, Any] = {
