@@ -69,7 +69,8 @@ class Regions:
     @property
     def candidates(self) -> np.ndarray:
         """Events in the signal region or the sideband (those a file or an item can keep)."""
-        return np.logical_or(self.signal, self.sideband)
+        out: np.ndarray = self.signal | self.sideband
+        return out
 
     def __and__(self, keep: np.ndarray) -> Regions:
         """Return the masks with the signal region and sideband restricted to ``keep``."""

@@ -6,6 +6,7 @@ detector_level_sets`) and ``hepc9 simulate`` (:func:`hepc9.pipeline.simulate.sim
 all go through :mod:`hepc9.simulation`; these tests compare their public entry points.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from hepc9.generate import lab_four_vectors, sample_events
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import model_constants
 from hepc9.pipeline.detector_sets import detector_level_sets
+from hepc9.pipeline.executors import make_executor, map_chunks
 from hepc9.pipeline.pseudo import LEVELS, chunk_specs, generate_sets
 from hepc9.pipeline.simulate import simulate_file
 from hepc9.rootio.native import make_meta, read_events, write_events
@@ -240,3 +242,16 @@ def test_q2_window_applies_to_detector_level_pseudo_experiments(edge_detector):
     true_q2 = np.concatenate(edge_detector)
     assert true_q2.min() >= 1.0
     assert true_q2.max() <= 6.0
+
+
+def test_set_chunks_travel_to_worker_processes():
+    cfg = load_config(overrides=DET + BKG)
+    specs = chunk_specs(cfg, level="det", n_events=N, truths=[0.0, 1.0], n_sets=2)
+    assert specs[0].fit_config == cfg  # the detector-level fit reads the detector stage
+    scale = dataclasses.replace(cfg.scale, executor="processes", workers=2)
+    with make_executor(scale) as ex:
+        remote = map_chunks(generate_sets, specs, ex)
+    for spec, sets in zip(specs, remote, strict=True):
+        for a, b in zip(generate_sets(spec), sets, strict=True):
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k])
