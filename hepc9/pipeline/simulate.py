@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,11 @@ from hepc9.selection import Cutflow
 from hepc9.simulation import (
     BackgroundBlock,
     background_block,
+    concat,
     has_four_vectors,
     reconstruct,
     stop_after,
+    take,
     top_up,
 )
 
@@ -67,14 +69,6 @@ log = logging.getLogger(__name__)
 def default_report_path(output: str | Path) -> Path:
     """Return the default report path: ``output`` with the suffix ``.json``."""
     return Path(output).with_suffix(".json")
-
-
-def _take(events: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    return {key: value[mask] for key, value in events.items()}
-
-
-def _concat(parts: list[dict[str, np.ndarray]], columns: list[str]) -> dict[str, np.ndarray]:
-    return {c: np.concatenate([p[c] for p in parts]) for c in columns}
 
 
 def simulate_file(
@@ -178,8 +172,8 @@ def simulate_file(
         )
         in_sr, in_sb = reg.signal, reg.sideband
         flows.append(flow)
-        sig_sr.append(_take(det, in_sr))
-        sig_sb.append(_take(det, in_sb))
+        sig_sr.append(take(det, in_sr))
+        sig_sb.append(take(det, in_sb))
         efficiency.fill(chunk, sig_sr[-1])
         n_done += len(chunk["q2"])
         if progress is not None:
@@ -187,8 +181,8 @@ def simulate_file(
     if n_done == 0:
         raise DataError(f"{input_path} holds no events; nothing to simulate")
     signal_columns = list(sig_sr[0])
-    signal_sr = _concat(sig_sr, signal_columns)
-    signal_sb = _concat(sig_sb, signal_columns)
+    signal_sr = concat(sig_sr, signal_columns)
+    signal_sb = concat(sig_sb, signal_columns)
     signal_flow = Cutflow.total(flows)
     n_sig_sr = len(signal_sr["q2"])
     n_sig_sb = len(signal_sb["q2"])
@@ -244,15 +238,15 @@ def simulate_file(
             flow.add("track selection", int(np.count_nonzero(b.regions.candidates)))
             flow.add("signal region", int(np.count_nonzero(b.regions.signal)))
             bkg_flows.append(flow)
-            bkg_sr.append(_take(bkg, b.regions.signal))
-            bkg_sb.append(_take(bkg, b.regions.sideband))
+            bkg_sr.append(take(bkg, b.regions.signal))
+            bkg_sb.append(take(bkg, b.regions.sideband))
         n_bkg = sum(b.size for b in blocks)
         columns = [c for c in signal_columns if c in bkg_sr[0]]
         dropped = [c for c in signal_columns if c not in columns]
         mix = stream_rng(seed, "background", *stream, 1)
         merged = []
         for sig, parts in ((signal_sr, bkg_sr), (signal_sb, bkg_sb)):
-            both = _concat([{c: sig[c] for c in columns}, *parts], columns)
+            both = concat([{c: sig[c] for c in columns}, *parts], columns)
             order = mix.permutation(len(both["q2"]))
             merged.append({c: v[order] for c, v in both.items()})
         final_sr, final_sb = merged

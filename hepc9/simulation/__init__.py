@@ -18,6 +18,7 @@ Modules (one job each):
 * :mod:`~hepc9.simulation.topup` — the one retry/top-up loop (:func:`top_up`).
 * :mod:`~hepc9.simulation.factory` — :class:`EventFactory`, items at a δC9 point.
 * :mod:`~hepc9.simulation.streams` — sub-streams of a chunk's seed sequence.
+* :mod:`~hepc9.simulation.columns` — item column sets; column-wise take and concatenate.
 
 The rules, the same for every user:
 
@@ -46,9 +47,8 @@ The rules, the same for every user:
 from __future__ import annotations
 
 from hepc9.simulation.background_blocks import BackgroundBlock, background_block
+from hepc9.simulation.columns import DETECTOR_COLUMNS, GENERATOR_COLUMNS, concat, take
 from hepc9.simulation.factory import (
-    DETECTOR_COLUMNS,
-    GENERATOR_COLUMNS,
     ChunkEvents,
     EventFactory,
     detector_signal,
@@ -87,6 +87,7 @@ __all__ = [
     "background_block",
     "background_split",
     "child",
+    "concat",
     "detector_signal",
     "generate_shifts",
     "generator",
@@ -97,5 +98,6 @@ __all__ = [
     "regions",
     "signal_region_background",
     "stop_after",
+    "take",
     "top_up",
 ]

@@ -19,14 +19,13 @@ from hepc9.errors import ConfigError
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import WilsonShifts
 from hepc9.simulation.background_blocks import BackgroundBlock, background_block
+from hepc9.simulation.columns import DETECTOR_COLUMNS, GENERATOR_COLUMNS, concat, take
 from hepc9.simulation.inputs import ChainInputs, SampleInputs
 from hepc9.simulation.reconstruction import reconstruct
 from hepc9.simulation.streams import child, generator
 from hepc9.simulation.topup import stop_after, top_up
 
 __all__ = [
-    "DETECTOR_COLUMNS",
-    "GENERATOR_COLUMNS",
     "ChunkEvents",
     "EventFactory",
     "detector_signal",
@@ -34,22 +33,7 @@ __all__ = [
     "signal_region_background",
 ]
 
-#: Columns of generator-level items.
-GENERATOR_COLUMNS = ("q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour")
-#: Columns of detector-level items (those signal and background candidates both have).
-DETECTOR_COLUMNS = (*GENERATOR_COLUMNS, "mbc", "delta_e", "is_signal")
-
 _SIGNAL_ROUNDS = 64
-
-
-def _take(events: dict[str, np.ndarray], sel: np.ndarray,
-          columns: tuple[str, ...] = DETECTOR_COLUMNS) -> dict[str, np.ndarray]:
-    return {k: np.asarray(events[k])[sel] for k in columns}
-
-
-def _concat(parts: list[dict[str, np.ndarray]],
-            columns: tuple[str, ...] = DETECTOR_COLUMNS) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([p[k] for p in parts]) for k in columns}
 
 
 def detector_signal(chain: ChainInputs, sample: SampleInputs, ss: np.random.SeedSequence,
@@ -82,13 +66,13 @@ def detector_signal(chain: ChainInputs, sample: SampleInputs, ss: np.random.Seed
         det, reg, _ = reconstruct(ev, detector=detector, selection=chain.selection,
                                   rng=generator(child(ss, 2, j)), constants=sample.constants,
                                   four_rng=generator(child(ss, 1, j)), beam=BELLE2)
-        parts.append(_take(det, reg.signal))
+        parts.append(take(det, reg.signal, DETECTOR_COLUMNS))
         return int(reg.signal.sum())
 
     top_up(draw, n, first_rate=0.5, min_rate=0.02, max_rounds=_SIGNAL_ROUNDS,
            error="the detector simulation and selection keep too few events ({have} of "
                  "{need} wanted after {rounds} rounds); check [detector] and [selection]")
-    return {k: v[:n] for k, v in _concat(parts).items()}
+    return {k: v[:n] for k, v in concat(parts).items()}
 
 
 def signal_region_background(
@@ -141,7 +125,7 @@ def signal_region_background(
            error="the background shapes put too few events into the signal region ({have} "
                  "of {need} after {rounds} rounds)")
     keep = [b.regions.candidates for b in blocks]
-    allev = _concat([_take(b.events, k) for b, k in zip(blocks, keep, strict=True)])
+    allev = concat([take(b.events, k, DETECTOR_COLUMNS) for b, k in zip(blocks, keep, strict=True)])
     is_sr = np.concatenate([b.regions.signal[k] for b, k in zip(blocks, keep, strict=True)])
     cum = np.cumsum(is_sr)
     ends = np.searchsorted(cum, np.arange(1, n_items + 1) * n_bkg) + 1
