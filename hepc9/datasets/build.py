@@ -15,13 +15,16 @@ Every image (or set) consists of events drawn fresh for it: no event is shared b
 images, labels or splits.  Changing the number of images per label only adds or removes
 chunks; it leaves the other chunks bit-identical.
 
-Generator level: the events of a chunk are ``sample_events(count · M, seed=ss, ...)`` cut
-into consecutive images.  Detector level (``[detector] enabled``): signal events pass the
-detector simulation and the signal region and K* window; with ``[background] enabled`` each
-image holds ``round(f · M)`` signal-region background events (f = ``[background] fraction``)
-and ``M − round(f · M)`` signal events (the background candidates pass the detector's track
-selection, :func:`hepc9.detector.accept_background`), and the background channels are made
-from the Mbc-sideband events generated alongside that image's background (so their number
+The events come from :class:`hepc9.simulation.EventFactory` (re-exported here), the one
+event chain shared with the pseudo-experiments and ``hepc9 simulate`` (its rules are in
+:mod:`hepc9.simulation`).  Generator level: the events of a chunk are
+``sample_events(count · M, seed=ss, ...)`` cut into consecutive images.  Detector level
+(``[detector] enabled``): signal events pass the detector simulation and the signal region
+and K* window; with ``[background] enabled`` each image holds ``round(f · M)``
+signal-region background events (f = ``[background] fraction``) and ``M − round(f · M)``
+signal events (the background candidates pass the detector's track selection,
+:func:`hepc9.detector.accept_background`), and the background channels are made from the
+Mbc-sideband events generated alongside that image's background (so their number
 fluctuates as in data), scaled to the image's expected signal-region background yield
 ``round(f · M)``.
 
@@ -48,8 +51,9 @@ from hepc9.datasets import store
 from hepc9.datasets.labels import SPLITS, split_labels
 from hepc9.datasets.sets import SetSpec, make_sets, reference_set_spec
 from hepc9.datasets.voxelize import AXES, ImageSpec, default_q2_scale, voxelize_batch
-from hepc9.errors import ConfigError, DataError, Hepc9Error, OutputExistsError
+from hepc9.errors import ConfigError, Hepc9Error, OutputExistsError
 from hepc9.seeding import seed_sequence, spawn_key
+from hepc9.simulation import ChunkEvents, EventFactory
 
 __all__ = [
     "BUILD_FILE",
@@ -65,7 +69,6 @@ log = logging.getLogger(__name__)
 
 #: Name of the build record at the top of a build folder.
 BUILD_FILE = "build.json"
-_COLUMNS = ("q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,204 +125,6 @@ def plan_chunks(cfg: Any, splits: tuple[str, ...] = SPLITS) -> dict[str, list[Ch
                                        len(tasks)))
         out[split] = tasks
     return out
-
-
-def _child(parent: np.random.SeedSequence, *keys: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, *keys))
-
-
-def _gen(ss: np.random.SeedSequence) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(ss))
-
-
-def _take(events: Mapping[str, np.ndarray], sel: Any) -> dict[str, np.ndarray]:
-    return {k: np.asarray(events[k])[sel] for k in _COLUMNS}
-
-
-def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([p[k] for p in parts]) for k in _COLUMNS}
-
-
-@dataclass
-class ChunkEvents:
-    """Events of one chunk: ``signal`` holds ``count · M`` events, image after image."""
-
-    signal: dict[str, np.ndarray]
-    background: dict[str, np.ndarray] | None = None
-    background_offsets: np.ndarray | None = None
-    background_scale: np.ndarray | None = None
-
-
-class EventFactory:
-    """Draws the events of a chunk (generator or detector level, optional background).
-
-    Parameters
-    ----------
-    cfg : Config
-        Resolved configuration: ``[generate]`` (flavour, line shape, q² window, fixed other
-        shifts, sampler settings), ``[physics]``, ``[detector]``, ``[background]``,
-        ``[selection]``, ``[datasets]``.
-    """
-
-    def __init__(self, cfg: Any) -> None:
-        from hepc9.physics.constants import WilsonShifts, model_constants, q2_limits
-
-        self.cfg = cfg
-        g = cfg.generate
-        self.constants = model_constants(cfg.physics.constants)
-        self.base_shifts = WilsonShifts(dc7=g.dc7, dc9=0.0, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p,
-                                        c10p=g.c10p)
-        self.q2_range = None
-        if g.q2_min is not None or g.q2_max is not None:
-            lo, hi = q2_limits(self.constants)
-            self.q2_range = (g.q2_min if g.q2_min is not None else lo,
-                             g.q2_max if g.q2_max is not None else hi)
-        self.detector = bool(cfg.detector.enabled)
-        self.background = bool(cfg.background.enabled)
-        if self.background and not self.detector:
-            raise ConfigError(
-                "[background] enabled = true needs [detector] enabled = true: background "
-                "events are mixed into the signal region, which needs reconstructed Mbc and ΔE"
-            )
-        uses_bkg = any(c.startswith("background") for c in cfg.datasets.channels)
-        if cfg.datasets.kind == "images" and uses_bkg and not self.background:
-            raise ConfigError(
-                "the background image channels need [background] enabled = true and "
-                "[detector] enabled = true"
-            )
-        m = cfg.datasets.events_per_image
-        self.n_bkg = round(cfg.background.fraction * m) if self.background else 0
-        self.n_sig = m - self.n_bkg
-
-    def sample(self, n: int, ss: np.random.SeedSequence, label: float) -> dict[str, np.ndarray]:
-        """Generator-level events at δC9 = ``label`` from the stream ``ss``."""
-        from hepc9.generate.sampler import sample_events
-
-        g = self.cfg.generate
-        return sample_events(
-            int(n), seed=ss, shifts=self.base_shifts.with_(dc9=float(label)),
-            constants=self.constants, q2_range=self.q2_range, flavour=g.flavour,
-            line_shape=g.line_shape, chunk_size=g.chunk_size, threads=g.threads,
-            grid_points=g.q2_grid_points,
-        )
-
-    def _detector_signal(self, n: int, ss: np.random.SeedSequence,
-                         label: float) -> dict[str, np.ndarray]:
-        from hepc9 import kinematics, selection
-        from hepc9.detector import simulate_detector
-        from hepc9.generate.sampler import lab_four_vectors
-
-        sel = self.cfg.selection
-        parts: list[dict[str, np.ndarray]] = []
-        have, eff = 0, 0.5
-        for j in range(64):
-            if have >= n:
-                break
-            n_try = math.ceil((n - have) / max(eff, 0.02) * 1.1) + 64
-            ev = self.sample(n_try, _child(ss, 0, j), label)
-            ev = lab_four_vectors(ev, rng=_gen(_child(ss, 1, j)), constants=self.constants,
-                                  beam=kinematics.BELLE2)
-            det, _ = simulate_detector(ev, config=self.cfg.detector, rng=_gen(_child(ss, 2, j)),
-                                       beam=kinematics.BELLE2, constants=self.constants)
-            mask = selection.signal_region(det, sel) & selection.kstar_window(det, sel)
-            parts.append(_take(det, mask))
-            have += int(mask.sum())
-            eff = max(int(mask.sum()) / n_try, 1e-3)
-        if have < n:
-            raise DataError(
-                f"the detector simulation and selection keep too few events ({have} of {n} "
-                "wanted after 64 rounds); check [detector] and [selection]"
-            )
-        out = _concat(parts)
-        return {k: v[:n] for k, v in out.items()}
-
-    def _background_events(
-        self, n_images: int, ss: np.random.SeedSequence
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Signal-region background (n_images · n_bkg) and each image's sideband events."""
-        from hepc9 import kinematics, selection
-        from hepc9.background import generate_background
-        from hepc9.detector import accept_background
-
-        sel = self.cfg.selection
-        need = n_images * self.n_bkg
-        parts: list[dict[str, np.ndarray]] = []
-        n_sr, frac = 0, 0.05
-        for j in range(64):
-            if n_sr >= need:
-                break
-            n_try = math.ceil((need - n_sr) / max(frac, 1e-3) * 1.1) + 64
-            ev = generate_background(n_try, config=self.cfg.background, beam=kinematics.BELLE2,
-                                     rng=_gen(_child(ss, 3, j)), constants=self.constants)
-            k = selection.kstar_window(ev, sel)
-            sr = selection.signal_region(ev, sel) & k
-            sb = selection.sideband(ev, sel) & k
-            # the candidates' tracks pass the detector's track selection, as the signal's do
-            tested = np.flatnonzero(sr | sb)
-            passed = np.zeros(len(sr), dtype=bool)
-            passed[tested] = accept_background(
-                _take(ev, tested), config=self.cfg.detector, rng=_gen(_child(ss, 4, j)),
-                beam=kinematics.BELLE2, constants=self.constants,
-            )
-            sr &= passed
-            sb &= passed
-            part = _take(ev, sr | sb)
-            part["_sr"] = sr[sr | sb]
-            parts.append(part)
-            n_sr += int(sr.sum())
-            frac = max(int(sr.sum()) / n_try, 1e-4)
-        if n_sr < need:
-            raise DataError("the background shapes put too few events into the signal region")
-        allev = {k: np.concatenate([p[k] for p in parts]) for k in (*_COLUMNS, "_sr")}
-        is_sr = allev.pop("_sr")
-        cum = np.cumsum(is_sr)
-        # image b owns the stream up to (and including) its (b+1)·n_bkg-th signal-region event
-        ends = np.searchsorted(cum, np.arange(1, n_images + 1) * self.n_bkg) + 1
-        starts = np.concatenate([[0], ends[:-1]])
-        sr_idx = np.flatnonzero(is_sr)[:need]
-        sb_counts = np.array(
-            [int((~is_sr[s:e]).sum()) for s, e in zip(starts, ends, strict=True)], np.int64
-        )
-        sb_idx = np.concatenate(
-            [np.flatnonzero(~is_sr[s:e]) + s for s, e in zip(starts, ends, strict=True)]
-        ).astype(np.int64)
-        sr_ev = {k: v[sr_idx] for k, v in allev.items()}
-        sb_ev = {k: v[sb_idx] for k, v in allev.items()}
-        offsets = np.concatenate([[0], np.cumsum(sb_counts)]).astype(np.int64)
-        scale = np.where(sb_counts > 0, self.n_bkg / np.maximum(sb_counts, 1), 1.0)
-        return sr_ev, sb_ev, offsets, scale
-
-    def draw(self, ss: np.random.SeedSequence, label: float, n_items: int) -> ChunkEvents:
-        """Return the events of ``n_items`` images (or sets) at δC9 = ``label``.
-
-        Parameters
-        ----------
-        ss : numpy.random.SeedSequence
-            The chunk's stream; sub-streams are its children with fixed keys.
-        label : float
-            δC9.
-        n_items : int
-            Number of images or sets.
-
-        Returns
-        -------
-        ChunkEvents
-        """
-        m = self.cfg.datasets.events_per_image
-        if not self.detector:
-            ev = self.sample(n_items * m, ss, label)
-            return ChunkEvents({k: ev[k] for k in _COLUMNS})
-        sig = self._detector_signal(n_items * self.n_sig, ss, label)
-        if not self.background or self.n_bkg == 0:
-            return ChunkEvents(sig)
-        sr, sb, offsets, scale = self._background_events(n_items, ss)
-        mixed = {
-            k: np.concatenate(
-                [sig[k].reshape(n_items, self.n_sig), sr[k].reshape(n_items, self.n_bkg)], axis=1
-            ).reshape(-1)
-            for k in _COLUMNS
-        }
-        return ChunkEvents(mixed, sb, offsets, scale)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,8 +206,10 @@ def make_chunk(
         if spec.uses_background:
             kw = {"background": ev.background, "background_offsets": ev.background_offsets,
                   "background_scale": ev.background_scale}
-        x = voxelize_batch(ev.signal, spec, n_images=task.count, dtype=np.float32,
-                           threads=cfg.datasets.threads, **kw)
+        images = voxelize_batch(ev.signal, spec, n_images=task.count, dtype=np.float32,
+                                threads=cfg.datasets.threads, **kw)
+        assert isinstance(images, np.ndarray)  # return_dropped is False: an array
+        x = images
     return x, np.full(task.count, task.label, np.float32)
 
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.datasets.build import EventFactory, _child
 from hepc9.datasets.labels import label_grid
 from hepc9.datasets.sets import SetSpec, make_sets
 from hepc9.datasets.store import Dataset
 from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
 from hepc9.errors import ConfigError
 from hepc9.seeding import seed_sequence
+from hepc9.simulation import EventFactory, child
 
 __all__ = ["DatasetBatches", "ImageStream"]
 
@@ -100,12 +100,12 @@ class ImageStream:
             ``(batch_size,)`` δC9 labels.
         """
         ss = seed_sequence(self.cfg.seed, "stream", 0, int(epoch), int(index))
-        gen = np.random.Generator(np.random.PCG64(_child(ss, 0)))
+        gen = np.random.Generator(np.random.PCG64(child(ss, 0)))
         if self.labels == "grid":
             y = gen.choice(self.grid, size=self.batch_size)
         else:
             y = gen.uniform(*self.label_range, size=self.batch_size)
-        parts = [self.factory.draw(_child(ss, 1 + i), float(y[i]), 1)
+        parts = [self.factory.draw(child(ss, 1 + i), float(y[i]), 1)
                  for i in range(self.batch_size)]
         if isinstance(self.spec, SetSpec):
             x = np.stack([make_sets(p.signal, self.spec, n_sets=1)[0] for p in parts])

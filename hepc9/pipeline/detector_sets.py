@@ -1,23 +1,26 @@
 """Detector-level pseudo-experiments and the matching fit inputs.
 
-A detector-level set of N events holds round(N(1 − f)) reconstructed signal events and
-N − round(N(1 − f)) combinatorial background events, all in the signal region (Mbc, ΔE and
+A detector-level set of N events holds N − round(f · N) reconstructed signal events and
+round(f · N) combinatorial background events, all in the signal region (Mbc, ΔE and
 K* window), f being ``[background] fraction`` (0 without background); the background
-candidates pass the detector's track selection (:func:`hepc9.detector.accept_background`).
+candidates pass the detector's track selection (:func:`hepc9.detector.accept_background`)
+before the region test.  The sets come from the one event chain, :mod:`hepc9.simulation`.
 The likelihood fit of such a set normalises with the efficiency sample of the ``detector``
 stage and describes the background with a template fitted to that stage's Mbc-sideband events.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hepc9.config import Config
-from hepc9.errors import DataError
+from hepc9.physics.constants import ModelConstants, WilsonShifts
+from hepc9.pipeline.fit import load_acceptance, load_template
+from hepc9.simulation import ChainInputs, EventFactory, item_sets
 
 __all__ = ["DETECTOR_FILES", "detector_fit_options", "detector_level_sets"]
 
@@ -35,22 +38,20 @@ def _background_fraction(cfg: Config) -> float:
     return cfg.background.fraction if cfg.background.enabled else 0.0
 
 
-def _selected(events: dict[str, np.ndarray], cfg: Config) -> np.ndarray:
-    from hepc9.selection import kstar_window, signal_region
-
-    return signal_region(events, cfg.selection) & kstar_window(events, cfg.selection)
-
-
 def detector_level_sets(
     cfg: Config,
     ss: np.random.SeedSequence,
     *,
-    truth: Any,
-    constants: Any,
+    truth: WilsonShifts,
+    constants: ModelConstants,
     n_sets: int,
     n_events: int,
 ) -> list[dict[str, np.ndarray]]:
     """Draw ``n_sets`` detector-level sets of ``n_events`` signal-region events.
+
+    The sets are the items of :class:`hepc9.simulation.EventFactory` (the same chain and
+    rules as the detector-level training data): the q² window of ``[generate]``, float32
+    selection columns, background after the track selection.
 
     Parameters
     ----------
@@ -70,76 +71,20 @@ def detector_level_sets(
     list of events dict
         Native columns ``q2 costheta_l costheta_k chi mkpi flavour mbc delta_e is_signal``.
     """
-    from hepc9.background import generate_background
-    from hepc9.detector import accept_background, simulate_detector
-    from hepc9.generate.sampler import lab_four_vectors, sample_events
-    from hepc9.kinematics import BELLE2
-
-    f = _background_fraction(cfg)
-    n_sig = round(n_events * (1.0 - f))
-    n_bkg = n_events - n_sig
-    cols = ("q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour", "mbc", "delta_e",
-            "is_signal")
-    g = cfg.generate
-    sig_ss, bkg_ss = ss.spawn(2)
-    parts: list[dict[str, np.ndarray]] = []
-    have, attempt = 0, 0
-    need = n_sets * n_sig
-    while have < need:
-        if attempt > 50:
-            raise DataError("the detector selection keeps too few events to fill the sets; "
-                            "check the [detector] and [selection] settings")
-        a_ss = np.random.SeedSequence(sig_ss.entropy, spawn_key=(*sig_ss.spawn_key, attempt))
-        gen_ss, four_ss, det_ss = a_ss.spawn(3)
-        n_try = max(1000, int(1.3 * (need - have) / 0.5))
-        ev = sample_events(n_try, seed=gen_ss, shifts=truth, constants=constants,
-                           flavour=g.flavour, line_shape=g.line_shape, chunk_size=g.chunk_size,
-                           threads=1, grid_points=g.q2_grid_points)
-        ev = lab_four_vectors(ev, rng=np.random.default_rng(four_ss), constants=constants)
-        det, _ = simulate_detector(ev, config=cfg.detector, rng=np.random.default_rng(det_ss),
-                                   constants=constants)
-        keep = _selected(det, cfg)
-        parts.append({c: np.asarray(det[c])[keep] for c in cols})
-        have += int(keep.sum())
-        attempt += 1
-    sig = {c: np.concatenate([p[c] for p in parts])[:need] for c in cols}
-    bkg = None
-    if n_bkg > 0:
-        bparts: list[dict[str, np.ndarray]] = []
-        bhave, battempt = 0, 0
-        bneed = n_sets * n_bkg
-        while bhave < bneed:
-            b_ss = np.random.SeedSequence(bkg_ss.entropy,
-                                          spawn_key=(*bkg_ss.spawn_key, battempt))
-            b = generate_background(max(1000, 16 * (bneed - bhave)), config=cfg.background,
-                                    beam=BELLE2, rng=np.random.default_rng(b_ss),
-                                    constants=constants)
-            b = {c: np.asarray(b[c])[_selected(b, cfg)] for c in cols}
-            # the candidates' tracks pass the detector's track selection, as the signal's do
-            acc_ss = np.random.SeedSequence(b_ss.entropy, spawn_key=(*b_ss.spawn_key, 0))
-            keep = accept_background(b, config=cfg.detector, rng=np.random.default_rng(acc_ss),
-                                     beam=BELLE2, constants=constants)
-            bparts.append({c: b[c][keep] for c in cols})
-            bhave += int(keep.sum())
-            battempt += 1
-        bkg = {c: np.concatenate([p[c] for p in bparts])[:bneed] for c in cols}
-    sets = []
-    for i in range(n_sets):
-        one = {c: sig[c][i * n_sig:(i + 1) * n_sig] for c in cols}
-        if bkg is not None:
-            one = {c: np.concatenate([one[c], bkg[c][i * n_bkg:(i + 1) * n_bkg]]) for c in cols}
-        sets.append(one)
-    return sets
+    chain = ChainInputs.from_config(cfg, level="det", events_per_item=n_events, threads=1)
+    sample = dataclasses.replace(chain.sample, shifts=truth, constants=constants)
+    chain = dataclasses.replace(chain, sample=sample)
+    return item_sets(EventFactory(chain).draw_at(sample, ss, n_sets), n_sets)
 
 
-@functools.lru_cache(maxsize=4)
-def _fit_inputs(run_dir: str, config_json: str) -> dict[str, Any]:
-    import json
+#: Fit inputs per (run directory, config digest); a worker reads the detector stage once.
+_FIT_INPUTS: dict[tuple[str, str], dict[str, Any]] = {}
 
-    from hepc9.config import load_config
-    from hepc9.pipeline.fit import load_acceptance, load_template
 
-    cfg = load_config(data=json.loads(config_json))
+def _fit_inputs(run_dir: str, cfg: Config) -> dict[str, Any]:
+    key = (run_dir, cfg.digest())
+    if key in _FIT_INPUTS:
+        return _FIT_INPUTS[key]
     root = Path(run_dir)
     acceptance = load_acceptance(root / DETECTOR_FILES["efficiency"], config=cfg, q2_range=None)
     # smeared q² can leave the kinematic range by a resolution width: such candidates are
@@ -150,6 +95,9 @@ def _fit_inputs(run_dir: str, config_json: str) -> dict[str, Any]:
         out["background"] = load_template(root / DETECTOR_FILES["sideband"], config=cfg,
                                           q2_range=None, acceptance=acceptance)
         out["background_fraction"] = f
+    while len(_FIT_INPUTS) >= 4:
+        _FIT_INPUTS.pop(next(iter(_FIT_INPUTS)))
+    _FIT_INPUTS[key] = out
     return out
 
 
@@ -169,6 +117,4 @@ def detector_fit_options(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         ``acceptance``, ``outside="drop"`` and, with background, ``background`` and its
         fraction (free).
     """
-    import json
-
-    return _fit_inputs(str(run_dir), json.dumps(cfg.to_dict(), sort_keys=True))
+    return _fit_inputs(str(run_dir), cfg)

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from hepc9.config import Config
-from hepc9.errors import ConfigError, Hepc9Error, OutputExistsError
+from hepc9.errors import Hepc9Error, OutputExistsError
+from hepc9.generate import lab_four_vectors
 from hepc9.seeding import seed_sequence, spawn_key
+from hepc9.simulation import SampleInputs
 
 __all__ = ["check_output_path", "generate_file", "generator_inputs", "iter_generated_blocks"]
 
@@ -56,6 +58,9 @@ def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
 def generator_inputs(cfg: Config) -> dict[str, Any]:
     """Return the physics inputs of the generate section: shifts, constants and q² window.
 
+    A view of :class:`hepc9.simulation.SampleInputs` (the q² rule is
+    :func:`hepc9.simulation.q2_window`).
+
     Parameters
     ----------
     cfg : Config
@@ -66,25 +71,8 @@ def generator_inputs(cfg: Config) -> dict[str, Any]:
     dict
         ``shifts`` (WilsonShifts), ``constants`` (ModelConstants), ``q2_range`` (tuple or None).
     """
-    from hepc9.physics.constants import WilsonShifts, model_constants, q2_limits
-
-    g = cfg.generate
-    constants = model_constants(cfg.physics.constants)
-    shifts = WilsonShifts(dc7=g.dc7, dc9=g.dc9, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p, c10p=g.c10p)
-    q2_range = None
-    if g.q2_min is not None or g.q2_max is not None:
-        lo, hi = q2_limits(constants)
-        q2_range = (
-            g.q2_min if g.q2_min is not None else lo,
-            g.q2_max if g.q2_max is not None else hi,
-        )
-        if q2_range[0] >= q2_range[1]:
-            raise ConfigError(
-                f"q² window [{q2_range[0]:g}, {q2_range[1]:g}] GeV² of [generate] q2_min/q2_max "
-                f"is empty; choose q2_min < q2_max inside the kinematic range "
-                f"[{lo:.6g}, {hi:.6g}] GeV²"
-            )
-    return {"shifts": shifts, "constants": constants, "q2_range": q2_range}
+    sample = SampleInputs.from_config(cfg)
+    return {"shifts": sample.shifts, "constants": sample.constants, "q2_range": sample.q2_range}
 
 
 def iter_generated_blocks(
@@ -107,33 +95,20 @@ def iter_generated_blocks(
     dict of str to numpy.ndarray
         Native event columns of one block (plus lab four-vectors when configured).
     """
-    from hepc9.generate.sampler import lab_four_vectors, sample_events
-
     g = cfg.generate
-    inputs = generator_inputs(cfg)
+    sample = SampleInputs.from_config(cfg)
     n_total = g.events if n_events is None else int(n_events)
     block = g.chunk_size * CHUNKS_PER_BLOCK
     n_blocks = -(-n_total // block)
     for b in range(n_blocks):
         n = min(block, n_total - b * block)
         ss = seed_sequence(cfg.seed, "generate", *stream, b)
-        events = sample_events(
-            n,
-            seed=ss,
-            shifts=inputs["shifts"],
-            constants=inputs["constants"],
-            q2_range=inputs["q2_range"],
-            flavour=g.flavour,
-            line_shape=g.line_shape,
-            chunk_size=g.chunk_size,
-            threads=g.threads,
-            grid_points=g.q2_grid_points,
-        )
+        events = sample.sample(n, ss)
         if g.four_vectors:
             four_rng = np.random.Generator(
                 np.random.PCG64(seed_sequence(cfg.seed, "generate", *stream, b, 1 << 20))
             )
-            events.update(lab_four_vectors(events, rng=four_rng, constants=inputs["constants"]))
+            events.update(lab_four_vectors(events, rng=four_rng, constants=sample.constants))
         yield events
 
 

@@ -5,18 +5,29 @@ A pseudo-experiment is a set of N events at a true δC9, drawn from its own rand
 processes, the neural networks in the main process) regenerates the events it needs from these
 keys, so all of them see exactly the same events without storing them, and a chunk computed on
 any executor is bit-identical.
+
+The events come from the one event chain (:class:`hepc9.simulation.EventFactory`): a chunk
+carries its frozen :class:`hepc9.simulation.ChainInputs` (no serialised configuration), so a
+generator-level set is ``sample_events`` cut into sets and a detector-level set is an item of
+the same chain that makes the detector-level training data.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hepc9.config import Config, load_config
+from hepc9.config import Config
+from hepc9.errors import DroppedRowsWarning, FitNotConvergedWarning
+from hepc9.fit.likelihood import fit_events
+from hepc9.physics.constants import model_constants
+from hepc9.pipeline.detector_sets import detector_fit_options
 from hepc9.seeding import seed_sequence
+from hepc9.simulation import ChainInputs, EventFactory, item_sets, q2_window
 
 __all__ = ["LEVELS", "SetChunk", "chunk_specs", "generate_sets", "run_fit_chunk"]
 
@@ -33,8 +44,11 @@ class SetChunk:
 
     Attributes
     ----------
-    config : dict
-        Resolved configuration as plain data.
+    chain : ChainInputs
+        Frozen event-chain inputs (generator, detector, background, selection; events per
+        set), built from the configuration once.
+    seed : int
+        Master seed.
     level : str
         ``gen`` or ``det``.
     n_events : int
@@ -49,9 +63,15 @@ class SetChunk:
         Sets in this chunk.
     run_dir : str
         Run directory (detector-level fits read the ``detector`` stage's outputs there).
+    minos : bool
+        Run MINOS in the fits (``[evaluate] minos``).
+    fit_config : Config or None
+        Detector level: the configuration the detector stage's acceptance sample and
+        background template are read with (the frozen object itself, not a copy).
     """
 
-    config: dict[str, Any]
+    chain: ChainInputs
+    seed: int
     level: str
     n_events: int
     truth: float
@@ -59,6 +79,8 @@ class SetChunk:
     chunk: int
     n_sets: int
     run_dir: str = ""
+    minos: bool = False
+    fit_config: Config | None = None
 
 
 def chunk_specs(
@@ -86,12 +108,14 @@ def chunk_specs(
     -------
     list of SetChunk
     """
-    plain = cfg.to_dict()
+    chain = ChainInputs.from_config(cfg, level=level, events_per_item=int(n_events), threads=1)
+    fit_config = cfg if level == "det" else None
     specs = []
     for ti, t in enumerate(truths):
         for c, start in enumerate(range(0, n_sets, SETS_PER_CHUNK)):
-            specs.append(SetChunk(plain, level, int(n_events), float(t), ti, c,
-                                  min(SETS_PER_CHUNK, n_sets - start), str(run_dir)))
+            specs.append(SetChunk(chain, int(cfg.seed), level, int(n_events), float(t), ti, c,
+                                  min(SETS_PER_CHUNK, n_sets - start), str(run_dir),
+                                  bool(cfg.evaluate.minos), fit_config))
     return specs
 
 
@@ -101,42 +125,24 @@ def generate_sets(spec: SetChunk, cfg: Config | None = None) -> list[dict[str, n
     Parameters
     ----------
     spec : SetChunk
-        Chunk specification.
+        Chunk specification (its chain inputs and seed define the events).
     cfg : Config, optional
-        The resolved configuration (re-read from ``spec.config`` when omitted).
+        Not used (the chunk carries its inputs); kept for existing callers.
 
     Returns
     -------
     list of events dict
         ``spec.n_sets`` sets of ``spec.n_events`` events each.
     """
-    from hepc9.generate.sampler import sample_events
-    from hepc9.physics.constants import WilsonShifts, model_constants
-
-    cfg = cfg or load_config(data=spec.config)
-    g = cfg.generate
-    constants = model_constants(cfg.physics.constants)
-    truth = WilsonShifts(dc7=g.dc7, dc9=spec.truth, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p,
-                         c10p=g.c10p)
-    ss = seed_sequence(cfg.seed, "evaluate", LEVELS[spec.level], spec.n_events,
+    del cfg
+    ss = seed_sequence(spec.seed, "evaluate", LEVELS[spec.level], spec.n_events,
                        spec.truth_index, spec.chunk)
-    if spec.level == "gen":
-        total = spec.n_sets * spec.n_events
-        ev = sample_events(total, seed=ss, shifts=truth, constants=constants,
-                           q2_range=_window(cfg), flavour=g.flavour, line_shape=g.line_shape,
-                           chunk_size=g.chunk_size, threads=1, grid_points=g.q2_grid_points)
-        return [{k: v[i * spec.n_events:(i + 1) * spec.n_events] for k, v in ev.items()}
-                for i in range(spec.n_sets)]
-    from hepc9.pipeline.detector_sets import detector_level_sets
-
-    return detector_level_sets(cfg, ss, truth=truth, constants=constants,
-                               n_sets=spec.n_sets, n_events=spec.n_events)
+    events = EventFactory(spec.chain).draw(ss, spec.truth, spec.n_sets)
+    return item_sets(events, spec.n_sets)
 
 
 def _window(cfg: Config) -> tuple[float, float] | None:
-    from hepc9.pipeline.generate import generator_inputs
-
-    return generator_inputs(cfg)["q2_range"]
+    return q2_window(cfg.generate, model_constants(cfg.physics.constants))
 
 
 def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
@@ -152,22 +158,16 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     dict
         Lists ``value``, ``error``, ``lower``, ``upper`` (MINOS interval or ±HESSE), ``valid``.
     """
-    import warnings
-
-    from hepc9.errors import DroppedRowsWarning, FitNotConvergedWarning
-    from hepc9.fit.likelihood import fit_events
-
-    cfg = load_config(data=spec.config)
-    sets = generate_sets(spec, cfg)
+    sets = generate_sets(spec)
     out: dict[str, list[float]] = {"value": [], "error": [], "lower": [], "upper": [],
                                    "valid": []}
-    fit_kw = _fit_options(cfg, spec)
+    fit_kw = _fit_options(spec)
     for events in sets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitNotConvergedWarning)  # recorded as valid=False
             warnings.simplefilter("ignore", DroppedRowsWarning)  # detector level: counted
-            res = fit_events(events, free=("dc9",), q2_range=_window(cfg),
-                             minos=cfg.evaluate.minos, **fit_kw)
+            res = fit_events(events, free=("dc9",), q2_range=spec.chain.sample.q2_range,
+                             minos=spec.minos, **fit_kw)
         v, e = res.values["dc9"], res.errors["dc9"]
         if res.minos is not None and "dc9" in res.minos:
             lo, hi = res.interval("dc9")
@@ -181,9 +181,7 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     return out
 
 
-def _fit_options(cfg: Config, spec: SetChunk) -> dict[str, Any]:
-    if spec.level == "gen":
+def _fit_options(spec: SetChunk) -> dict[str, Any]:
+    if spec.level == "gen" or spec.fit_config is None:
         return {}
-    from hepc9.pipeline.detector_sets import detector_fit_options
-
-    return detector_fit_options(cfg, spec.run_dir)
+    return detector_fit_options(spec.fit_config, spec.run_dir)

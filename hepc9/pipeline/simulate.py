@@ -1,9 +1,11 @@
 """Simulate stage: generator-level file → detector-level signal-region and sideband files.
 
-One call reads a native generator-level file chunk by chunk, runs the detector response
-(:func:`hepc9.detector.simulate_detector`), applies the K* window, the signal region and
-the Mbc sideband (:mod:`hepc9.selection`), optionally adds combinatorial background
-(:mod:`hepc9.background`), and writes
+One call reads a native generator-level file chunk by chunk and passes it through the one
+event chain (:mod:`hepc9.simulation`, whose rules — float32 selection columns, K* window,
+signal region and Mbc sideband, background after the track selection — it shares with the
+training data and the pseudo-experiments): detector response
+(:func:`hepc9.simulation.reconstruct`), selection, optional combinatorial background
+(:func:`hepc9.simulation.background_block`), and writes
 
 * the signal-region candidates to ``output`` (native, ``level = "det"``),
 * the sideband candidates to ``sideband_output`` (optional),
@@ -28,50 +30,45 @@ selection ``("background", *S, 2, j)`` and the shuffle ``("background", *S, 1)``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hepc9.artifacts import write_json
+from hepc9.background import background_yield
 from hepc9.config import Config
+from hepc9.detector import EfficiencyTable
 from hepc9.errors import ConfigError, DataError, Hepc9Error, SchemaError
+from hepc9.kinematics import BELLE2
+from hepc9.physics.constants import SHIFT_NAMES, model_constants
 from hepc9.pipeline.generate import check_output_path
+from hepc9.rootio.native import iterate_events, make_meta, read_meta, write_events
 from hepc9.seeding import rng as stream_rng
 from hepc9.seeding import spawn_key
+from hepc9.selection import Cutflow
+from hepc9.simulation import (
+    BackgroundBlock,
+    background_block,
+    concat,
+    has_four_vectors,
+    reconstruct,
+    stop_after,
+    take,
+    top_up,
+)
 
 __all__ = ["default_report_path", "simulate_file"]
 
 log = logging.getLogger(__name__)
 
-_SHIFTS = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
-_SELECTION_COLUMNS = ("mbc", "delta_e", "mkpi")
-
-
 def default_report_path(output: str | Path) -> Path:
     """Return the default report path: ``output`` with the suffix ``.json``."""
     return Path(output).with_suffix(".json")
-
-
-def _as_stored(events: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Round the selection variables to their float32 file precision before selecting.
-
-    The files store Mbc, ΔE and m(Kπ) as float32; selecting on the rounded values makes the
-    selection reproducible on the written files (no candidate lands just outside a window).
-    """
-    for name in _SELECTION_COLUMNS:
-        events[name] = events[name].astype(np.float32).astype(np.float64)
-    return events
-
-
-def _take(events: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    return {key: value[mask] for key, value in events.items()}
-
-
-def _concat(parts: list[dict[str, np.ndarray]], columns: list[str]) -> dict[str, np.ndarray]:
-    return {c: np.concatenate([p[c] for p in parts]) for c in columns}
 
 
 def simulate_file(
@@ -122,20 +119,6 @@ def simulate_file(
     dict
         The report: inputs and outputs, counts, cutflows, efficiency tables, timing.
     """
-    from hepc9.artifacts import write_json
-    from hepc9.background import background_yield, generate_background
-    from hepc9.detector import (
-        FOUR_VECTOR_COLUMNS,
-        EfficiencyTable,
-        accept_background,
-        simulate_detector,
-    )
-    from hepc9.generate.sampler import lab_four_vectors
-    from hepc9.kinematics import BELLE2
-    from hepc9.physics.constants import model_constants
-    from hepc9.rootio.native import iterate_events, make_meta, read_meta, write_events
-    from hepc9.selection import Cutflow, kstar_window, sideband, signal_region
-
     start = time.perf_counter()
     seed = cfg.seed if seed is None else int(seed)
     if seed < 0:
@@ -174,29 +157,23 @@ def simulate_file(
     added_four_vectors = False
     n_done = 0
     for i, chunk in enumerate(iterate_events(input_path, step_size=cfg.detector.chunk_size)):
-        if any(c not in chunk for c in FOUR_VECTOR_COLUMNS):
-            chunk = lab_four_vectors(
-                chunk, rng=stream_rng(seed, "detector", *stream, i, 1), constants=constants
-            )
+        if not has_four_vectors(chunk):
             if not added_four_vectors:
                 log.info("%s has no four-vectors; adding them with a seeded rng", input_path)
             added_four_vectors = True
-        det, flow = simulate_detector(
+        det, reg, flow = reconstruct(
             chunk,
-            config=cfg.detector,
+            detector=cfg.detector,
+            selection=sel,
             rng=stream_rng(seed, "detector", *stream, i, 0),
-            beam=beam,
+            four_rng=stream_rng(seed, "detector", *stream, i, 1),
             constants=constants,
+            beam=beam,
         )
-        det = _as_stored(det)
-        in_window = kstar_window(det, sel)
-        in_sr = in_window & signal_region(det, sel)
-        in_sb = in_window & sideband(det, sel)
-        flow.add("K* window", int(np.count_nonzero(in_window)))
-        flow.add("signal region", int(np.count_nonzero(in_sr)))
+        in_sr, in_sb = reg.signal, reg.sideband
         flows.append(flow)
-        sig_sr.append(_take(det, in_sr))
-        sig_sb.append(_take(det, in_sb))
+        sig_sr.append(take(det, in_sr))
+        sig_sb.append(take(det, in_sb))
         efficiency.fill(chunk, sig_sr[-1])
         n_done += len(chunk["q2"])
         if progress is not None:
@@ -204,8 +181,8 @@ def simulate_file(
     if n_done == 0:
         raise DataError(f"{input_path} holds no events; nothing to simulate")
     signal_columns = list(sig_sr[0])
-    signal_sr = _concat(sig_sr, signal_columns)
-    signal_sb = _concat(sig_sb, signal_columns)
+    signal_sr = concat(sig_sr, signal_columns)
+    signal_sb = concat(sig_sb, signal_columns)
     signal_flow = Cutflow.total(flows)
     n_sig_sr = len(signal_sr["q2"])
     n_sig_sb = len(signal_sb["q2"])
@@ -221,70 +198,55 @@ def simulate_file(
         )
         block = cfg.detector.chunk_size
         max_blocks = 50 * (-(-n_expected // block)) + 50
+        blocks: list[BackgroundBlock] = []
+
+        def draw(j: int, n_try: int, have: int) -> int:
+            m = n_try if n_bkg_target > 0 else 0  # one (empty) block when the target is 0
+            blk = background_block(
+                m,
+                background=cfg.background,
+                detector=cfg.detector,
+                selection=sel,
+                rng=stream_rng(seed, "background", *stream, 0, j),
+                accept_rng=stream_rng(seed, "background", *stream, 2, j),
+                constants=constants,
+                beam=beam,
+            )
+            # stop the stream right after the target-th accepted signal-region candidate
+            used = stop_after(np.cumsum(blk.regions.signal), have, n_bkg_target, m)
+            blocks.append(blk.head(used))
+            return int(np.count_nonzero(blocks[-1].regions.signal))
+
+        top_up(
+            draw, n_bkg_target, first_rate=1.0, min_rate=1.0, max_rounds=max_blocks,
+            block=block, at_least_one=True,
+            error="the background track selection and signal region keep {have} of the "
+                  "{need} wanted background candidates after {rounds} blocks of "
+                  f"{block}; check [detector], [background] and [selection]",
+        )
+        bkg_flows: list[Cutflow] = []
         bkg_sr: list[dict[str, np.ndarray]] = []
         bkg_sb: list[dict[str, np.ndarray]] = []
-        bkg_flows: list[Cutflow] = []
-        n_bkg, have, j = 0, 0, 0
-        while j == 0 or have < n_bkg_target:  # one (empty) block when the target is 0
-            if j >= max_blocks:
-                raise DataError(
-                    f"the background track selection and signal region keep {have} of the "
-                    f"{n_bkg_target} wanted background candidates after {j} blocks of "
-                    f"{block}; check [detector], [background] and [selection]"
-                )
-            m = block if n_bkg_target > 0 else 0
-            bkg = generate_background(
-                m,
-                config=cfg.background,
-                beam=beam,
-                rng=stream_rng(seed, "background", *stream, 0, j),
-                constants=constants,
-            )
-            bkg = _as_stored(bkg)
-            in_window = kstar_window(bkg, sel)
-            in_sr = in_window & signal_region(bkg, sel)
-            in_sb = in_window & sideband(bkg, sel)
-            # the candidates' tracks pass the detector's track selection (only the candidates
-            # that can be kept are tested; the others never reach a file)
-            tested = np.flatnonzero(in_sr | in_sb)
-            passed = np.zeros(m, dtype=bool)
-            passed[tested] = accept_background(
-                _take(bkg, tested),
-                config=cfg.detector,
-                rng=stream_rng(seed, "background", *stream, 2, j),
-                beam=beam,
-                constants=constants,
-            )
-            in_sr &= passed
-            in_sb &= passed
-            # stop the stream right after the target-th accepted signal-region candidate
-            cum = np.cumsum(in_sr)
-            used = m
-            if have + (int(cum[-1]) if m else 0) > n_bkg_target:
-                used = int(np.searchsorted(cum, n_bkg_target - have)) + 1
-            cut = slice(0, used)
-            bkg = {k: v[cut] for k, v in bkg.items()}
-            in_window, in_sr, in_sb = in_window[cut], in_sr[cut], in_sb[cut]
+        for b in blocks:
+            bkg = b.events
             if "weight" in signal_sr:
-                bkg["weight"] = np.ones(used)
+                bkg["weight"] = np.ones(b.size)
             flow = Cutflow()
-            flow.add("generated", used)
-            flow.add("K* window", int(np.count_nonzero(in_window)))
-            flow.add("SR or sideband", int(np.count_nonzero(tested < used)))
-            flow.add("track selection", int(np.count_nonzero(in_sr | in_sb)))
-            flow.add("signal region", int(np.count_nonzero(in_sr)))
+            flow.add("generated", b.size)
+            flow.add("K* window", int(np.count_nonzero(b.regions.window)))
+            flow.add("SR or sideband", len(b.tested))
+            flow.add("track selection", int(np.count_nonzero(b.regions.candidates)))
+            flow.add("signal region", int(np.count_nonzero(b.regions.signal)))
             bkg_flows.append(flow)
-            bkg_sr.append(_take(bkg, in_sr))
-            bkg_sb.append(_take(bkg, in_sb))
-            have += int(np.count_nonzero(in_sr))
-            n_bkg += used
-            j += 1
+            bkg_sr.append(take(bkg, b.regions.signal))
+            bkg_sb.append(take(bkg, b.regions.sideband))
+        n_bkg = sum(b.size for b in blocks)
         columns = [c for c in signal_columns if c in bkg_sr[0]]
         dropped = [c for c in signal_columns if c not in columns]
         mix = stream_rng(seed, "background", *stream, 1)
         merged = []
         for sig, parts in ((signal_sr, bkg_sr), (signal_sb, bkg_sb)):
-            both = _concat([{c: sig[c] for c in columns}, *parts], columns)
+            both = concat([{c: sig[c] for c in columns}, *parts], columns)
             order = mix.permutation(len(both["q2"]))
             merged.append({c: v[order] for c, v in both.items()})
         final_sr, final_sb = merged
@@ -304,7 +266,7 @@ def simulate_file(
         if dropped:
             log.info("background has no %s; these columns are left out", ", ".join(dropped))
 
-    shifts = {name: float(meta_in.get(name, 0.0)) for name in _SHIFTS}
+    shifts = {name: float(meta_in.get(name, 0.0)) for name in SHIFT_NAMES}
     common = {
         "source": {"path": str(input_path), "generator": meta_in.get("generator"),
                    "seed": meta_in.get("seed"), "n_events": n_done},
@@ -316,11 +278,12 @@ def simulate_file(
         "spawn_key": list(spawn_key("detector", *stream)),
     }  # fmt: skip
     written: dict[str, str] = {}
-    for region, events, path in (
+    targets: tuple[tuple[str, dict[str, np.ndarray], Path | None], ...] = (
         ("signal", final_sr, Path(output)),
         ("sideband", final_sb, Path(sideband_output) if sideband_output is not None else None),
-    ):
-        if path is None:
+    )
+    for region, events, target in targets:
+        if target is None:
             continue
         n_rows = len(events["q2"])
         n_sig = int(np.count_nonzero(events["is_signal"]))
@@ -336,8 +299,8 @@ def simulate_file(
             n_background=n_rows - n_sig,
             **common,
         )
-        write_events(path, events, meta, overwrite=overwrite)
-        written[region] = str(path)
+        write_events(target, events, meta, overwrite=overwrite)
+        written[region] = str(target)
 
     seconds = time.perf_counter() - start
     result: dict[str, Any] = {
@@ -369,8 +332,6 @@ def simulate_file(
 
 
 def _plain(section: Any) -> dict[str, Any]:
-    import dataclasses
-
     return {
         f.name: (list(v) if isinstance((v := getattr(section, f.name)), tuple) else v)
         for f in dataclasses.fields(section)

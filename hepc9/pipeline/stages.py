@@ -180,7 +180,8 @@ def _fit_sizes(ctx: RunContext) -> list[int]:
 def stage_crb(ctx: RunContext) -> list[Path]:
     """Cramér–Rao bounds at the comparison points for every level and set size."""
     from hepc9.fit.fisher import cramer_rao
-    from hepc9.physics.constants import WilsonShifts, model_constants
+    from hepc9.physics.constants import model_constants
+    from hepc9.simulation import generate_shifts
 
     cfg = ctx.cfg
     constants = model_constants(cfg.physics.constants)
@@ -201,7 +202,7 @@ def stage_crb(ctx: RunContext) -> list[Path]:
                              background_fraction=opts["background_fraction"],
                              fraction_free=True)
         for t in cfg.evaluate.comparison_truths:
-            at = WilsonShifts(dc7=g.dc7, dc9=t, dc10=g.dc10, c7p=g.c7p, c9p=g.c9p, c10p=g.c10p)
+            at = generate_shifts(g, dc9=t)
             for n_events in _fit_sizes(ctx):
                 res = cramer_rao(n_events, at=at, params=("dc9",), q2_range=_window(cfg),
                                  constants=constants, **extra)
