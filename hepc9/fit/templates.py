@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.fit.inputs import resolve_q2_range, select_window
 from hepc9.physics.constants import SEED_MODEL, ModelConstants
 
 __all__ = ["BackgroundTemplate", "fit_template", "template_features"]
@@ -272,8 +273,6 @@ def fit_template(
     BackgroundTemplate
     """
     from scipy.optimize import minimize
-
-    from hepc9.fit.likelihood import resolve_q2_range, select_window
 
     ords = tuple(int(o) for o in orders)
     if len(ords) != 4 or any(o < 0 for o in ords):
