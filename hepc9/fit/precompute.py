@@ -62,7 +62,7 @@ def _s_to_q2(s: np.ndarray, a: float, b: float) -> np.ndarray:
     return a + (b - a) * np.sin(0.5 * math.pi * s) ** 2
 
 
-def _q2_to_s(q2: np.ndarray, a: float, b: float) -> np.ndarray:
+def _q2_to_s(q2: np.ndarray, a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     x = np.clip((q2 - a) / (b - a), 0.0, 1.0)
     return (2.0 / math.pi) * np.arcsin(np.sqrt(x))
 

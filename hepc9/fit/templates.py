@@ -108,6 +108,8 @@ def _quadrature_sets(
     start = 0
     for dim, order in enumerate(orders):
         nfeat = 2 * order if dim == 3 else order
+        nodes: np.ndarray
+        weights: np.ndarray
         if dim == 0:
             lo, hi = q2_range
             nodes, weights = lo + (x + 1.0) * (hi - lo) / 2.0, w * (hi - lo) / 2.0

@@ -278,7 +278,7 @@ def fit_file(
         if template is not None:
             data["background_template"] = template.to_dict()
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        write_json(output, data, overwrite=overwrite)
+        write_json(Path(output), data, overwrite=overwrite)
     return result
 
 
