@@ -99,19 +99,19 @@ def resolve_q2_range(
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise error(
             f"{what} ({lo:g}, {hi:g}) GeV² must be finite with low < high (q2_min < q2_max); "
-            f"choose a window inside the kinematic range [{q2_min:.6g}, {q2_max:.6g}] GeV²"
+            f"choose a window inside the kinematic range [{q2_min:.7g}, {q2_max:.7g}] GeV²"
         )
     if mode == "raise":
         if lo < q2_min - EDGE_TOLERANCE or hi > q2_max + EDGE_TOLERANCE:
             raise error(
-                f"{what} ({lo:g}, {hi:g}) GeV² leaves the kinematic range "
-                f"[{q2_min:.6g}, {q2_max:.6g}] GeV²; choose a window inside it"
+                f"{what} ({lo:g}, {hi:g}) GeV² leaves the kinematic range (kinematic limits "
+                f"[{q2_min:.7g}, {q2_max:.7g}] GeV²); choose a window inside it"
             )
         return max(lo, q2_min), min(hi, q2_max)
     lo_c, hi_c = max(lo, q2_min), min(hi, q2_max)
     if lo_c >= hi_c:
         raise error(
             f"{what} ({lo:g}, {hi:g}) GeV² lies outside the kinematic range "
-            f"[{q2_min:.6g}, {q2_max:.6g}] GeV²"
+            f"[{q2_min:.7g}, {q2_max:.7g}] GeV²"
         )
     return lo_c, hi_c
