@@ -7,8 +7,8 @@ G_e, background fraction f and normalisation Γ = 𝕄·m(θ), the event density
 
 and :func:`nll_terms` returns the sums that give −ln L and its gradient, :func:`hessian_terms`
 those of the analytic Hessian, each in one pass over the events.  Both have a plain numpy twin
-(``*_numpy``, same arguments and returns) and a test that they agree; :class:`~hepc9.fit.nll.
-UnbinnedNLL` assembles value, gradient and Hessian from them.
+(``*_numpy``, same arguments and returns) and a test that they agree;
+:class:`~hepc9.fit.nll.UnbinnedNLL` assembles value, gradient and Hessian from them.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class UnbinnedNLL:
     names : sequence of str
         Names of the k free shifts (in the order of the quadratic form).
     background : ndarray, shape (n,), optional
-        Background density G_e relative to the normalisation (see module docstring).
+        Background density G_e relative to the normalisation (see :mod:`hepc9.fit.likelihood`).
     fraction : float
         Background fraction used when it is not a free parameter.
     fit_fraction : bool
