@@ -39,7 +39,10 @@ from typing import Any, Literal
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.fit.inputs import event_coefficients, resolve_q2_range
+from hepc9.fit.packed import monomials
 from hepc9.physics.constants import SEED_MODEL, ModelConstants, WilsonShifts
+from hepc9.physics.rate import differential_rate
 
 __all__ = ["AcceptanceSample", "acceptance_sample"]
 
@@ -105,8 +108,6 @@ class AcceptanceSample:
         constants: ModelConstants = SEED_MODEL,
     ) -> np.ndarray:
         """Return the packed quadratic forms at the sample points, shape (n, P) (cached)."""
-        from hepc9.fit.likelihood import event_coefficients
-
         key = (tuple(params), at, constants)
         if key not in self._cache:
             self._cache[key] = event_coefficients(
@@ -145,8 +146,6 @@ class AcceptanceSample:
         constants: ModelConstants = SEED_MODEL,
     ) -> float:
         """Return the relative Monte Carlo error of Γ_ε at the shifts ``at + θ``."""
-        from hepc9.fit.likelihood import monomials
-
         r = self.coefficients(params=params, at=at, constants=constants) @ monomials(
             np.asarray(theta)
         )
@@ -189,9 +188,6 @@ def acceptance_sample(
     -------
     AcceptanceSample
     """
-    from hepc9.fit.likelihood import resolve_q2_range
-    from hepc9.physics.rate import differential_rate
-
     if evaluate not in ("reco", "true"):
         raise DataError(f"evaluate = {evaluate!r} must be 'reco' or 'true'")
     gen = (

@@ -34,7 +34,17 @@ from typing import Any, Literal
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.fit.inputs import (
+    check_free,
+    event_coefficients,
+    model_normalisation,
+    resolve_q2_range,
+    select_window,
+)
+from hepc9.fit.nll import BACKGROUND_FRACTION
+from hepc9.physics.angular import angular_functions
 from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, ModelConstants, WilsonShifts
+from hepc9.physics.quadratic import angular_coefficient_matrices
 
 __all__ = ["CRBResult", "cramer_rao", "fisher_information"]
 
@@ -141,13 +151,6 @@ def fisher_information(
     method : str
         ``"quadrature"``, ``"acceptance"`` or ``"sample"``.
     """
-    from hepc9.fit.likelihood import (
-        check_free,
-        event_coefficients,
-        model_normalisation,
-        resolve_q2_range,
-    )
-
     names = check_free(params)
     window = resolve_q2_range(q2_range, constants)
     f = float(background_fraction)
@@ -160,8 +163,6 @@ def fisher_information(
     if sample is not None:
         if acceptance is not None or background is not None:
             raise DataError("the 'sample' method supports neither acceptance nor background")
-        from hepc9.fit.likelihood import select_window
-
         ev, _ = select_window(sample, window, outside="raise", what="model sample")
         c = event_coefficients(ev, params=names, at=at, constants=constants, q2_range=window)
         norm = model_normalisation(params=names, at=at, constants=constants, q2_range=window)
@@ -188,9 +189,6 @@ def fisher_information(
         dev = contrib - w[:, None, None] * info[None, :, :]
         err = np.sqrt(np.sum(dev**2, axis=0))
         return info, err, "acceptance"
-
-    from hepc9.physics.angular import angular_functions
-    from hepc9.physics.quadratic import angular_coefficient_matrices
 
     n_q, n_l, n_k, n_c = (int(x) for x in nodes)
     if min(n_q, n_l, n_k, n_c) < 4:
@@ -341,8 +339,6 @@ def cramer_rao(
     -------
     CRBResult
     """
-    from hepc9.fit.likelihood import BACKGROUND_FRACTION, check_free, resolve_q2_range
-
     if isinstance(n_events, bool) or int(n_events) != n_events or n_events <= 0:
         raise DataError(f"n_events = {n_events!r} must be a positive integer")
     point = at if isinstance(at, WilsonShifts) else WilsonShifts.from_mapping(at)

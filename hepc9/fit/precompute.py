@@ -16,6 +16,9 @@ into smooth functions of s and puts dense nodes where the photon pole makes the 
 the interpolation error is far below any statistical precision; :meth:`CoefficientTable.
 max_relative_error` measures it against the exact physics at the cell midpoints (tested).
 Narrow K* only (per-event m(Kπ) uses the exact path).
+
+The angular functions come from :mod:`hepc9.physics.angular` (numpy and numba twins side by
+side); :func:`angular_functions_numba` is re-exported here for compatibility.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ import numpy as np
 from numba import njit
 
 from hepc9.errors import DataError
+from hepc9.fit.packed import pack_matrices
+from hepc9.physics.angular import (
+    angular_functions,
+    angular_functions_numba,
+    fill_angular_functions,
+)
 from hepc9.physics.constants import ModelConstants, WilsonShifts
+from hepc9.physics.quadratic import angular_coefficient_matrices
 
 __all__ = [
     "CoefficientTable",
@@ -52,7 +62,7 @@ def _s_to_q2(s: np.ndarray, a: float, b: float) -> np.ndarray:
     return a + (b - a) * np.sin(0.5 * math.pi * s) ** 2
 
 
-def _q2_to_s(q2: np.ndarray, a: float, b: float) -> np.ndarray:
+def _q2_to_s(q2: np.ndarray, a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     x = np.clip((q2 - a) / (b - a), 0.0, 1.0)
     return (2.0 / math.pi) * np.arcsin(np.sqrt(x))
 
@@ -90,9 +100,6 @@ class CoefficientTable:
         points: int = 2048,
     ) -> None:
         from scipy.interpolate import CubicSpline
-
-        from hepc9.fit.likelihood import pack_matrices
-        from hepc9.physics.quadratic import angular_coefficient_matrices
 
         if points < 16:
             raise DataError(f"points = {points} must be at least 16")
@@ -147,9 +154,6 @@ class CoefficientTable:
         -------
         float
         """
-        from hepc9.fit.likelihood import pack_matrices
-        from hepc9.physics.quadratic import angular_coefficient_matrices
-
         g = self.points - 1
         cells = np.unique(np.linspace(0, g - 1, min(n_check, g)).astype(np.int64))
         worst = 0.0
@@ -184,61 +188,6 @@ def coefficient_table(
 
 
 @njit(cache=True, nogil=True)
-def _angular(ctl, ctk, chi, f):  # pragma: no cover - compiled
-    sk2 = 1.0 - ctk * ctk
-    sl2 = 1.0 - ctl * ctl
-    if sk2 < 0.0:
-        sk2 = 0.0
-    if sl2 < 0.0:
-        sl2 = 0.0
-    ck2 = ctk * ctk
-    sk = math.sqrt(sk2)
-    sl = math.sqrt(sl2)
-    c2l = 2.0 * ctl * ctl - 1.0
-    s2k = 2.0 * sk * ctk
-    s2l = 2.0 * sl * ctl
-    cphi = math.cos(chi)
-    sphi = math.sin(chi)
-    c2phi = 2.0 * cphi * cphi - 1.0
-    s2phi = 2.0 * sphi * cphi
-    f[0] = sk2
-    f[1] = ck2
-    f[2] = sk2 * c2l
-    f[3] = ck2 * c2l
-    f[4] = sk2 * sl2 * c2phi
-    f[5] = s2k * s2l * cphi
-    f[6] = s2k * sl * cphi
-    f[7] = sk2 * ctl
-    f[8] = ck2 * ctl
-    f[9] = s2k * sl * sphi
-    f[10] = s2k * s2l * sphi
-    f[11] = sk2 * sl2 * s2phi
-
-
-@njit(cache=True, nogil=True)
-def _angular_batch(ctl, ctk, chi):  # pragma: no cover - compiled
-    n = ctl.size
-    out = np.empty((12, n))
-    f = np.empty(12)
-    for e in range(n):
-        _angular(ctl[e], ctk[e], chi[e], f)
-        for i in range(12):
-            out[i, e] = f[i]
-    return out
-
-
-def angular_functions_numba(
-    costheta_l: np.ndarray, costheta_k: np.ndarray, chi: np.ndarray
-) -> np.ndarray:
-    """Numba twin of :func:`hepc9.physics.angular.angular_functions`, shape (12, n)."""
-    return _angular_batch(
-        np.ascontiguousarray(costheta_l, dtype=np.float64),
-        np.ascontiguousarray(costheta_k, dtype=np.float64),
-        np.ascontiguousarray(chi, dtype=np.float64),
-    )
-
-
-@njit(cache=True, nogil=True)
 def _table_kernel(q2, ctl, ctk, chi, edges, coeffs, points):  # pragma: no cover - compiled
     n = q2.size
     nseg = edges.size - 1
@@ -264,7 +213,7 @@ def _table_kernel(q2, ctl, ctk, chi, edges, coeffs, points):  # pragma: no cover
         if cell > g - 1:
             cell = g - 1
         t = s - cell / g
-        _angular(ctl[e], ctk[e], chi[e], f)
+        fill_angular_functions(ctl[e], ctk[e], chi[e], f)
         for i in range(12):
             fi = f[i] * _PREFACTOR
             for q in range(p):
@@ -304,8 +253,6 @@ def table_coefficients_numpy(
     events: Mapping[str, np.ndarray], table: CoefficientTable
 ) -> np.ndarray:
     """Plain numpy twin of :func:`table_coefficients` (uses physics' angular functions)."""
-    from hepc9.physics.angular import angular_functions
-
     f = angular_functions(
         np.asarray(events["costheta_l"], dtype=np.float64),
         np.asarray(events["costheta_k"], dtype=np.float64),

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.fit.inputs import resolve_q2_range, select_window
 from hepc9.physics.constants import SEED_MODEL, ModelConstants
 
 __all__ = ["BackgroundTemplate", "fit_template", "template_features"]
@@ -107,6 +108,8 @@ def _quadrature_sets(
     start = 0
     for dim, order in enumerate(orders):
         nfeat = 2 * order if dim == 3 else order
+        nodes: np.ndarray
+        weights: np.ndarray
         if dim == 0:
             lo, hi = q2_range
             nodes, weights = lo + (x + 1.0) * (hi - lo) / 2.0, w * (hi - lo) / 2.0
@@ -272,8 +275,6 @@ def fit_template(
     BackgroundTemplate
     """
     from scipy.optimize import minimize
-
-    from hepc9.fit.likelihood import resolve_q2_range, select_window
 
     ords = tuple(int(o) for o in orders)
     if len(ords) != 4 or any(o < 0 for o in ords):

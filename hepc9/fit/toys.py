@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError, FitNotConvergedWarning
+from hepc9.fit.driver import LikelihoodFit
+from hepc9.fit.inputs import check_free, event_coefficients, model_normalisation, resolve_q2_range
+from hepc9.generate.sampler import sample_events
 from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, ModelConstants, WilsonShifts
 from hepc9.seeding import child_sequences, seed_sequence
 
@@ -125,9 +128,6 @@ def _one_toy(
     norm: np.ndarray,
     minos: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, float]:
-    from hepc9.fit.likelihood import LikelihoodFit, event_coefficients
-    from hepc9.generate.sampler import sample_events
-
     ev = sample_events(
         n_events, seed=ss, shifts=truth, constants=constants, q2_range=window, threads=1
     )
@@ -186,8 +186,6 @@ def fit_toys(
     ToyResults
         Invalid fits are kept with ``valid=False`` (no warning per toy).
     """
-    from hepc9.fit.likelihood import check_free, model_normalisation, resolve_q2_range
-
     for name, val in (("n_toys", n_toys), ("n_events", n_events)):
         if isinstance(val, bool) or int(val) != val or val <= 0:
             raise DataError(f"{name} = {val!r} must be a positive integer")

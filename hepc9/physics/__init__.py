@@ -6,14 +6,17 @@
 ``formfactors``    BSZ-2015 form factors
 ``wilson``         C9eff(q²) = C9 + Y(q²) with the perturbative quark loops
 ``amplitudes``     transversity amplitudes, linear in the Wilson coefficients
-``angular``        the twelve J_i(q²) (LHCb convention) and angular functions f_i
+``angular``        the twelve J_i(q²) (LHCb convention) and angular functions f_i (numpy
+                   and numba twins)
+``window``         the one q² window rule (:func:`~hepc9.physics.window.resolve_q2_range`)
 ``rate``           4D rate, dΓ/dq², total rate, normalised density, branching fraction
 ``quadratic``      the rate as an exact quadratic form in chosen real shifts
 ``observables``    binned F_L, A_FB, S_i, P5′; A_FB zero crossing; method of moments
 =================  ==========================================================================
 
 The seed model (``SEED_MODEL`` with ``WilsonShifts()``) is the basf2 ``BTOSLLNPR`` generator.
-Everything here is vectorised numpy (float64 / complex128) and cheap to import.
+Everything here is vectorised numpy (float64 / complex128) and cheap to import; the numba twins
+of the angular functions compile on first call, not on import.
 """
 
 from __future__ import annotations

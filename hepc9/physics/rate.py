@@ -10,20 +10,23 @@ doubled until two successive estimates agree to the requested relative accuracy.
 Integrated rates assume a narrow K*.  A per-event K π mass m replaces m_K* everywhere (kinematics
 and form factors), so the rate at a fixed m is ``total_rate(constants=c.replace(m_kstar=m))``;
 line-shape averages integrate that over m.
+
+Windows follow the one q² window rule of :mod:`hepc9.physics.window` (re-exported here as
+:func:`resolve_q2_range`); the integrals clip a window to the kinematic range (``mode="clip"``).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 from hepc9.errors import DataError
 from hepc9.physics.angular import CHUNK_SIZE, angular_coefficients, angular_functions
-from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, ModelConstants, WilsonShifts, q2_limits
+from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, ModelConstants, WilsonShifts
+from hepc9.physics.window import resolve_q2_range
 
 __all__ = [
     "branching_fraction",
@@ -138,47 +141,6 @@ def dgamma_dq2(
     return dgamma_dq2_from_j(
         angular_coefficients(q2, shifts=shifts, constants=constants, mkpi=mkpi)
     )
-
-
-def resolve_q2_range(
-    q2_range: tuple[float, float] | None, constants: ModelConstants = SEED_MODEL
-) -> tuple[float, float]:
-    """Return a q² window clipped to the kinematic range (narrow K*).
-
-    Parameters
-    ----------
-    q2_range : (float, float) or None
-        Window in GeV²; None means the full range [4m_μ², (m_B − m_K*)²].
-    constants : ModelConstants, optional
-        Masses.
-
-    Returns
-    -------
-    (float, float)
-
-    Raises
-    ------
-    DataError
-        Malformed, non-finite, empty or entirely unphysical windows.
-    """
-    q2_min, q2_max = q2_limits(constants)
-    if q2_range is None:
-        return float(q2_min), float(q2_max)
-    try:
-        lo, hi = (float(v) for v in q2_range)
-    except (TypeError, ValueError) as err:
-        raise DataError(
-            f"q2_range must be a pair of numbers (q2_min, q2_max) in GeV², got {q2_range!r}"
-        ) from err
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-        raise DataError(f"q2_range must be finite with q2_min < q2_max, got ({lo}, {hi}) GeV²")
-    lo_c, hi_c = max(lo, q2_min), min(hi, q2_max)
-    if lo_c >= hi_c:
-        raise DataError(
-            f"q2_range ({lo}, {hi}) GeV² lies outside the kinematic range "
-            f"[{q2_min:.6g}, {q2_max:.6g}] GeV²"
-        )
-    return lo_c, hi_c
 
 
 @functools.lru_cache(maxsize=32)

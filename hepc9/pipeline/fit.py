@@ -17,34 +17,97 @@ from typing import Any
 
 from hepc9.artifacts import write_json
 from hepc9.config import Config
-from hepc9.errors import DataError, OutputExistsError
+from hepc9.errors import ConfigError, DataError, OutputExistsError
+from hepc9.fit.acceptance import AcceptanceSample, acceptance_sample
+from hepc9.fit.driver import fit_events
+from hepc9.fit.fisher import CRBResult, cramer_rao
+from hepc9.fit.options import FitOptions
+from hepc9.fit.results import FitResult
+from hepc9.fit.templates import BackgroundTemplate, fit_template
+from hepc9.physics.constants import SHIFT_NAMES, ModelConstants, model_constants
+from hepc9.physics.window import resolve_q2_range
+from hepc9.rootio import load_events
 
-__all__ = ["crb", "fit_file", "load_acceptance", "load_template"]
+__all__ = ["crb", "fit_file", "fit_options", "fit_window", "load_acceptance", "load_template"]
 
 log = logging.getLogger(__name__)
 
-_SHIFTS = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
 
+def fit_window(
+    config: Config,
+    q2_range: Sequence[float] | None = None,
+    constants: ModelConstants | None = None,
+) -> tuple[float, float] | None:
+    """Return the fit window: ``q2_range`` if given, else ``[fit] q2_min/q2_max``.
 
-def _window(config: Config, q2_range: Sequence[float] | None) -> tuple[float, float] | None:
+    Parameters
+    ----------
+    config : Config
+    q2_range : (float, float), optional
+        Window from the command line (checked by the fit itself).
+    constants : ModelConstants, optional
+        Default: from ``[physics]`` of ``config``.
+
+    Returns
+    -------
+    (float, float) or None
+        ``None`` when neither is set (the full kinematic range); a missing ``[fit]`` edge is
+        the kinematic limit (:func:`hepc9.physics.window.resolve_q2_range`).
+
+    Raises
+    ------
+    ConfigError
+        A ``[fit]`` window that is empty or leaves the kinematic range.
+    """
     if q2_range is not None:
         return float(q2_range[0]), float(q2_range[1])
     f = config.fit
     if f.q2_min is None and f.q2_max is None:
         return None
-    from hepc9.fit.likelihood import resolve_q2_range
-    from hepc9.physics.constants import model_constants
+    if constants is None:
+        constants = model_constants(config.physics.constants)
+    return resolve_q2_range(
+        (f.q2_min, f.q2_max), constants, mode="raise", what="[fit] q2_min/q2_max",
+        error=ConfigError,
+    )  # fmt: skip
 
-    full = resolve_q2_range(None, model_constants(config.physics.constants))
-    return (
-        full[0] if f.q2_min is None else f.q2_min,
-        full[1] if f.q2_max is None else f.q2_max,
+
+def fit_options(config: Config, **overrides: Any) -> FitOptions:
+    """Return the :class:`~hepc9.fit.options.FitOptions` of ``[fit]``, with overrides.
+
+    Parameters
+    ----------
+    config : Config
+        ``[fit]`` and ``[physics]`` supply every option not overridden.
+    **overrides
+        Fields of :class:`FitOptions`; a value of ``None`` keeps the configured one (so
+        unset command-line flags can be passed through).  ``q2_range`` falls back to
+        :func:`fit_window`.
+
+    Returns
+    -------
+    FitOptions
+    """
+    fc = config.fit
+    constants = overrides.pop("constants", None) or model_constants(config.physics.constants)
+    window = fit_window(config, overrides.pop("q2_range", None), constants)
+    base = FitOptions(
+        free=fc.free,
+        q2_range=window,
+        constants=constants,
+        background_fraction=fc.background_fraction,
+        fraction_error=fc.background_fraction_error,
+        fix_fraction=fc.fix_background_fraction,
+        outside=fc.outside,
+        use_mkpi=fc.use_mkpi,
+        min_events=fc.min_events,
+        minos=fc.minos,
+        strategy=fc.strategy,
     )
+    return base.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _read(paths: Any, config: Config, layout: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    from hepc9.rootio import load_events
-
     return load_events(paths, layout=layout, ingest=config.ingest)
 
 
@@ -55,7 +118,7 @@ def load_acceptance(
     q2_range: Sequence[float] | None,
     layout: str = "auto",
     generated_at: Mapping[str, float] | None = None,
-) -> Any:
+) -> AcceptanceSample:
     """Read an efficiency simulation sample and build its :class:`AcceptanceSample`.
 
     Parameters
@@ -74,18 +137,15 @@ def load_acceptance(
     -------
     AcceptanceSample
     """
-    from hepc9.fit.acceptance import acceptance_sample
-    from hepc9.physics.constants import model_constants
-
     sim, meta = _read(path, config, layout)
     if generated_at is None:
-        missing = [k for k in _SHIFTS if k not in meta]
+        missing = [k for k in SHIFT_NAMES if k not in meta]
         if missing:
             raise DataError(
                 f"the efficiency sample {path} has no generation point ({', '.join(missing)}) in "
                 "its metadata; it must be a hepc9 simulation file"
             )
-        generated_at = {k: float(meta[k]) for k in _SHIFTS}
+        generated_at = {k: float(meta[k]) for k in SHIFT_NAMES}
     return acceptance_sample(
         sim,
         generated_at=generated_at,
@@ -101,9 +161,9 @@ def load_template(
     *,
     config: Config,
     q2_range: Sequence[float] | None,
-    acceptance: Any = None,
+    acceptance: AcceptanceSample | None = None,
     layout: str = "auto",
-) -> Any:
+) -> BackgroundTemplate:
     """Read sideband events and fit the background template to them.
 
     Parameters
@@ -119,9 +179,6 @@ def load_template(
     -------
     BackgroundTemplate
     """
-    from hepc9.fit.templates import fit_template
-    from hepc9.physics.constants import model_constants
-
     sb, _ = _read(path, config, layout)
     return fit_template(
         sb,
@@ -149,7 +206,7 @@ def fit_file(
     layout: str = "auto",
     output: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
-) -> Any:
+) -> FitResult:
     """Fit Wilson-coefficient shifts to the events of one or more files.
 
     Parameters
@@ -183,14 +240,18 @@ def fit_file(
     -------
     FitResult
     """
-    from hepc9.fit.likelihood import fit_events
-    from hepc9.physics.constants import model_constants
-
-    fc = config.fit
     if output is not None and Path(output).exists() and not overwrite:
         raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
-    constants = model_constants(config.physics.constants)
-    window = _window(config, q2_range)
+    options = fit_options(
+        config,
+        free=free,
+        q2_range=q2_range,
+        background_fraction=background_fraction,
+        fraction_error=fraction_error,
+        fix_fraction=fix_fraction,
+        minos=minos,
+    )
+    window = options.q2_range
     events, meta = _read(paths, config, layout)
     log.info("read %d events from %s", len(events.get("q2", ())), paths)
     acc = None
@@ -203,25 +264,8 @@ def fit_file(
             sideband, config=config, q2_range=window, acceptance=acc, layout=layout
         )
         log.info("background template from %d sideband events", template.n_events)
-    result = fit_events(
-        events,
-        free=fc.free if free is None else free,
-        q2_range=window,
-        constants=constants,
-        acceptance=acc,
-        background=template,
-        background_fraction=fc.background_fraction
-        if background_fraction is None
-        else background_fraction,
-        fraction_error=fc.background_fraction_error if fraction_error is None else fraction_error,
-        fix_fraction=fc.fix_background_fraction if fix_fraction is None else fix_fraction,
-        outside=fc.outside,
-        use_mkpi=fc.use_mkpi,
-        min_events=fc.min_events,
-        minos=fc.minos if minos is None else minos,
-        strategy=fc.strategy,
-        scan=scan,
-    )
+    result = fit_events(events, options=options.replace(acceptance=acc, background=template),
+                        scan=scan)  # fmt: skip
     if output is not None:
         data = result.to_dict()
         data["inputs"] = {
@@ -234,7 +278,7 @@ def fit_file(
         if template is not None:
             data["background_template"] = template.to_dict()
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        write_json(output, data, overwrite=overwrite)
+        write_json(Path(output), data, overwrite=overwrite)
     return result
 
 
@@ -250,7 +294,7 @@ def crb(
     background_fraction: float = 0.0,
     fraction_free: bool = False,
     layout: str = "auto",
-) -> Any:
+) -> CRBResult:
     """Return the Cramér–Rao bound (:func:`hepc9.fit.fisher.cramer_rao`) for config and inputs.
 
     Parameters
@@ -273,10 +317,8 @@ def crb(
     -------
     CRBResult
     """
-    from hepc9.fit.fisher import cramer_rao
-    from hepc9.physics.constants import model_constants
-
-    window = _window(config, q2_range)
+    options = fit_options(config, free=free, q2_range=q2_range)
+    window = options.q2_range
     acc = None
     if efficiency is not None:
         acc = load_acceptance(efficiency, config=config, q2_range=window, layout=layout)
@@ -290,9 +332,9 @@ def crb(
     return cramer_rao(
         n_events,
         at=at,
-        params=config.fit.free if free is None else free,
+        params=options.free,
         q2_range=window,
-        constants=model_constants(config.physics.constants),
+        constants=options.constants,
         acceptance=acc,
         background=template,
         background_fraction=background_fraction,

@@ -5,7 +5,14 @@ import warnings
 import numpy as np
 import pytest
 
-from hepc9.physics.angular import J_NAMES, angular_coefficients, angular_functions
+from hepc9.physics.angular import (
+    J_NAMES,
+    angular_coefficients,
+    angular_functions,
+    angular_functions_numba,
+    angular_sum,
+    fill_angular_functions,
+)
 from hepc9.physics.constants import SEED_MODEL, WilsonShifts
 from hepc9.physics.rate import dgamma_dq2
 
@@ -101,3 +108,39 @@ def test_cp_mirror_of_lepton_chirality():
     assert not np.allclose(
         angular_coefficients(q2, shifts=WilsonShifts(dc9=1)), a, rtol=1e-3, atol=0
     )
+
+
+def _angles(n, seed):
+    rng = np.random.default_rng(seed)
+    ctl = rng.uniform(-1, 1, n)
+    ctk = rng.uniform(-1, 1, n)
+    chi = rng.uniform(0, 2 * np.pi, n)
+    # the edges: poles of both cosines, χ = 0 and 2π, and cosines rounded just outside [-1, 1]
+    ctl[:6] = [-1.0, 1.0, 0.0, 1.0 + 1e-15, -1.0 - 1e-15, 1.0]
+    ctk[:6] = [1.0, -1.0, 0.0, -1.0 - 1e-15, 1.0 + 1e-15, 0.5]
+    chi[:6] = [0.0, 2 * np.pi, np.pi, 0.5, 3.0, 2 * np.pi]
+    return ctl, ctk, chi
+
+
+def test_numba_twin_of_the_angular_functions_agrees_with_numpy():
+    """Design rule 9: the compiled f_i equal the numpy f_i to 1e-12 (float64)."""
+    ctl, ctk, chi = _angles(4000, 7)
+    fast = angular_functions_numba(ctl, ctk, chi)
+    ref = angular_functions(ctl, ctk, chi)
+    assert fast.shape == (12, ctl.size)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-14)
+    f = np.empty(12)
+    fill_angular_functions(ctl[10], ctk[10], chi[10], f)
+    np.testing.assert_allclose(f, ref[:, 10], rtol=1e-12, atol=1e-14)
+
+
+def test_compiled_angular_sum_agrees_with_the_numpy_contraction():
+    ctl, ctk, chi = _angles(500, 8)
+    j = angular_coefficients(np.array([1.5, 8.0, 17.0]), shifts=WilsonShifts(dc9=-0.8, c10p=0.3))
+    f = angular_functions(ctl, ctk, chi)
+    for col in range(j.shape[1]):
+        ref = j[:, col] @ f
+        got = np.array([angular_sum(j[:, col], a, b, np.cos(c), np.sin(c))
+                        for a, b, c in zip(ctl, ctk, chi, strict=True)])  # fmt: skip
+        scale = np.abs(j[:, col]).sum()
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * scale)
