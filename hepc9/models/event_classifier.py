@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.errors import ConfigError, DataError, ShapeError
 from hepc9.models.inputs import batched, prepare_inputs
 from hepc9.models.targets import class_indices
 
@@ -56,8 +57,6 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
     """
     import keras
     from keras import layers
-
-    from hepc9.errors import ConfigError, ShapeError
 
     if len(input_shape) != 1:
         raise ShapeError(
@@ -119,8 +118,6 @@ def set_log_posterior(
     if mask is not None:
         m = np.asarray(mask, dtype=bool)
         if m.shape != lp.shape[:-1]:
-            from hepc9.errors import ShapeError
-
             raise ShapeError(f"mask shape {m.shape} does not match the events {lp.shape[:-1]}")
         lp = np.where(m[..., None], lp, 0.0)
         n = np.sum(m, axis=-1)[..., None]
@@ -202,12 +199,8 @@ def posterior_summary(
     g = np.asarray(grid, dtype=np.float64)
     lp = log_softmax(log_posterior, axis=-1)
     if g.ndim != 1 or g.shape[0] != lp.shape[-1]:
-        from hepc9.errors import ShapeError
-
         raise ShapeError(f"grid of shape {g.shape} does not match {lp.shape[-1]} classes")
     if np.any(np.diff(g) <= 0):
-        from hepc9.errors import DataError
-
         raise DataError("the δC9 grid must be strictly increasing")
     p = np.exp(lp)
     mean = np.sum(p * g, axis=-1)

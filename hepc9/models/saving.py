@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hepc9 import __version__
 from hepc9.artifacts import atomic_path, write_text
 from hepc9.errors import DataError, OutputExistsError, SchemaError
 from hepc9.models import _backend
@@ -48,8 +49,6 @@ def _custom_objects() -> None:
 def _versions() -> dict[str, str]:
     import keras
     import numpy as np
-
-    from hepc9 import __version__
 
     return {
         "hepc9": __version__,

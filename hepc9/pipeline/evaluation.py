@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hepc9.artifacts import read_json, write_json, write_text
+from hepc9.datasets.labels import split_labels
 from hepc9.evaluate.ensembles import EnsembleResult, run_pseudo_experiments
 from hepc9.evaluate.tables import comparison_markdown, comparison_rows, sensitivity_scaling
 from hepc9.models import FIT_METHOD, _backend
@@ -39,8 +40,6 @@ def evaluation_truths(ctx: RunContext) -> list[float]:
     cfg = ctx.cfg
     truths = [float(t) for t in cfg.evaluate.truths]
     if not truths:
-        from hepc9.datasets.labels import split_labels
-
         truths = [float(t) for t in split_labels(cfg.datasets)["test"]]
     for t in cfg.evaluate.comparison_truths:
         if not any(abs(t - u) < 1e-9 for u in truths):

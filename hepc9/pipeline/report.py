@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hepc9.artifacts import read_json, write_json, write_text
+from hepc9.datasets.store import open_dataset
 from hepc9.pipeline.evaluation import load_ensembles
 from hepc9.pipeline.layout import dataset_dir, model_dir
+from hepc9.rootio.native import read_events
 
 if TYPE_CHECKING:
     from hepc9.pipeline.run import RunContext
@@ -24,7 +26,6 @@ def _main_key(ctx: RunContext) -> tuple[str, int]:
 def stage_plots(ctx: RunContext) -> list[Path]:
     """Draw every figure of the run into ``plots/`` (PNG and PDF)."""
     from hepc9 import plots
-    from hepc9.rootio.native import read_events
 
     cfg = ctx.cfg
     fmts = cfg.plots.formats
@@ -64,8 +65,6 @@ def stage_plots(ctx: RunContext) -> list[Path]:
                  f"training_{method}")
     images = dataset_dir(ctx, "images", level, n_main) / "train"
     if (images / "index.json").exists():
-        from hepc9.datasets.store import open_dataset
-
         ds = open_dataset(images)
         save(plots.plot_image_slices(np.asarray(ds.x[0], dtype=np.float32)), "image_slices")
     det = ctx.run_dir / "detector"
