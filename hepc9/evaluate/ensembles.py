@@ -110,7 +110,7 @@ def summarise_ensemble(
     predictions: Mapping[float, np.ndarray],
     *,
     events_per_set: int,
-    seen_labels: Sequence[float] | None = None,
+    seen_labels: Sequence[float] | np.ndarray | None = None,
     intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> EnsembleResult:
     """Summarise an estimator's predictions per true value.
@@ -257,7 +257,7 @@ def run_pseudo_experiments(
     pseudo_experiments: Mapping[float, Any] | Iterable[tuple[float, Any]],
     *,
     events_per_set: int,
-    seen_labels: Sequence[float] | None = None,
+    seen_labels: Sequence[float] | np.ndarray | None = None,
     mapper: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> EnsembleRun:
@@ -319,10 +319,10 @@ def run_pseudo_experiments(
         for t, v in values.items():
             p = (v - t) / errors[t]
             pulls[repr(t)] = {"mean": float(p.mean()), "width": float(p.std(ddof=1))}
-    valid = joined("valid")
-    invalid = None
-    if valid is not None:
-        invalid = sum(int(e.valid.size - e.valid.sum()) for e in everything)  # type: ignore[union-attr]
+    invalid: int | None = None
+    if joined("valid") is not None:
+        flags = [np.asarray(e.valid) for e in everything]
+        invalid = sum(int(f.size - f.sum()) for f in flags)
     return EnsembleRun(result, pulls, invalid)
 
 

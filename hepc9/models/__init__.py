@@ -23,7 +23,6 @@ choice), and one module per architecture.
 
 from __future__ import annotations
 
-from hepc9.models import _backend
 from hepc9.models.registry import (
     ESTIMATORS,
     FIT_METHOD,
@@ -55,7 +54,6 @@ __all__ = [
     "MODEL_FORMAT",
     "REGISTRY",
     "EstimatorSpec",
-    "_backend",
     "build_model",
     "check_method_names",
     "get_builder",
