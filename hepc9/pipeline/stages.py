@@ -16,13 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hepc9.artifacts import read_json, write_json
+from hepc9.datasets.build import build_dataset, total_items
+from hepc9.pipeline.detector_sets import DETECTOR_FILES
 from hepc9.pipeline.evaluation import evaluation_truths, stage_evaluate
+from hepc9.pipeline.generate import generate_file
 from hepc9.pipeline.layout import dataset_dir as _dataset_dir
 from hepc9.pipeline.layout import fit_sizes as _fit_sizes
 from hepc9.pipeline.layout import item_kind
 from hepc9.pipeline.layout import model_dir as _model_dir
 from hepc9.pipeline.progress import progress_bar
 from hepc9.pipeline.report import stage_plots, stage_report
+from hepc9.pipeline.simulate import simulate_file
+from hepc9.pipeline.train import train_from_folder
 
 if TYPE_CHECKING:
     from hepc9.pipeline.run import RunContext
@@ -50,8 +55,6 @@ log = logging.getLogger(__name__)
 
 def stage_samples(ctx: RunContext) -> list[Path]:
     """Generate the SM and BSM samples of the distributions figure."""
-    from hepc9.pipeline.generate import generate_file
-
     cfg = ctx.cfg
     outs = []
     for i, (name, dc9) in enumerate((("sm", 0.0), ("bsm", cfg.evaluate.bsm_dc9))):
@@ -78,10 +81,6 @@ def stage_detector(ctx: RunContext) -> list[Path]:
     background gives the signal-region and Mbc-sideband files (sideband → background template
     and background images) and the cutflow/efficiency report.
     """
-    from hepc9.pipeline.detector_sets import DETECTOR_FILES
-    from hepc9.pipeline.generate import generate_file
-    from hepc9.pipeline.simulate import simulate_file
-
     cfg = ctx.cfg
     gen_cfg = cfg.replace(generate=dataclasses.replace(cfg.generate, four_vectors=True))
     outs = []
@@ -120,8 +119,6 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
     Detector-level datasets mix reconstructed signal-region signal with background at the
     configured fraction (:mod:`hepc9.datasets.build`).
     """
-    from hepc9.datasets.build import build_dataset, total_items
-
     cfg = ctx.cfg
     outs = []
     kinds = sorted({item_kind(m) for m in ctx.neural})
@@ -143,8 +140,6 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
 
 def stage_train(ctx: RunContext) -> list[Path]:
     """Train every enabled neural method per level and set size (interrupted runs resume)."""
-    from hepc9.pipeline.train import train_from_folder
-
     cfg = ctx.cfg
     outs = []
     for level in cfg.evaluate.levels:
