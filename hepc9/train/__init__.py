@@ -28,7 +28,7 @@ can still be chosen after ``import hepc9.train``.
 Modules, one job each: :mod:`~hepc9.train.sources` (stored and streamed items),
 :mod:`~hepc9.train.batches` (Keras datasets of batches), :mod:`~hepc9.train.callbacks`
 (history, backup and resume state), :mod:`~hepc9.train.loop` (:func:`train_model`),
-:mod:`~hepc9.train.metrics` (validation metrics), :mod:`~hepc9.train.predict` (loading and
+:mod:`~hepc9.train.metrics` (validation metrics), :mod:`~hepc9.train.prediction` (loading and
 prediction).
 """
 
@@ -38,7 +38,7 @@ from hepc9.models.inputs import prepare_inputs
 from hepc9.train.batches import make_array_batches, make_stream_batches
 from hepc9.train.callbacks import BACKUP_DIR, HISTORY_FILE
 from hepc9.train.loop import TrainResult, member_seed, train_model
-from hepc9.train.predict import load_predictor, predict
+from hepc9.train.prediction import load_predictor, predict
 from hepc9.train.sources import VALIDATION_EPOCH, ArraySource, StreamSource, as_source
 
 __all__ = [

@@ -10,7 +10,7 @@ import numpy as np
 
 from hepc9.models import EstimatorSpec
 from hepc9.models.targets import decode_outputs, true_values
-from hepc9.train.predict import predict
+from hepc9.train.prediction import predict
 from hepc9.train.sources import ArraySource
 
 __all__ = ["regression_metrics", "validation_metrics"]
