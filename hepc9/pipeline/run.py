@@ -27,7 +27,7 @@ from typing import Any
 from hepc9 import __version__
 from hepc9.artifacts import Manifest, read_json
 from hepc9.config import Config
-from hepc9.models import model_names
+from hepc9.models import check_method_names, model_names
 from hepc9.pipeline.evaluation import stage_evaluate
 from hepc9.pipeline.report import stage_plots, stage_report
 from hepc9.pipeline.stages import (
@@ -174,6 +174,8 @@ def run_study(
     dict
         The summary written to ``summary.json``.
     """
+    # [evaluate] methods name the fit or registered estimators; checked before any work
+    check_method_names(cfg.evaluate.methods, origin=f"the configuration '{cfg.name}'")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run, cfg.to_dict(), cfg.seed)

@@ -26,7 +26,7 @@ from hepc9.datasets.store import open_dataset
 from hepc9.datasets.stream import ImageStream
 from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
 from hepc9.errors import DataError
-from hepc9.models import _backend, read_model_info
+from hepc9.models import _backend, get_spec, read_model_info
 from hepc9.rootio import load_events
 from hepc9.train import StreamSource, load_predictor, predict, train_model
 
@@ -136,6 +136,8 @@ def train_from_folder(
     dict
         :meth:`hepc9.train.TrainResult.to_dict`.
     """
+    name = model_name or cfg.model.name
+    get_spec(name)  # an unknown model fails before any data are opened
     _backend.select(_backend.resolve(backend, cfg.train.backend))
 
     if dataset is None and not stream:
@@ -154,7 +156,7 @@ def train_from_folder(
     else:
         verbose = 2
     result = train_model(
-        data, model_name=model_name or cfg.model.name, cfg=cfg, output=output,
+        data, model_name=name, cfg=cfg, output=output,
         validation=validation, epochs=epochs, overwrite=overwrite, verbose=verbose,
     )
     return result.to_dict()

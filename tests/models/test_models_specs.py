@@ -129,3 +129,11 @@ def test_no_model_name_comparisons_outside_models():
     found = {rel: hits for rel, text in _python_files()
              if (hits := _name_checks(text, names)) and rel not in _PENDING}
     assert found == {}, f"compare against registry specs instead of model names: {found}"
+
+
+def test_config_defaults_name_registered_estimators():
+    # config.py sits below the registry and keeps literal defaults; they must stay registered
+    from hepc9.config import EvaluateConfig, ModelConfig
+
+    assert ModelConfig().name in model_names()
+    assert set(EvaluateConfig().methods) <= set(method_names())

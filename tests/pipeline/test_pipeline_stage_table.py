@@ -3,12 +3,15 @@
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from hepc9.artifacts import Manifest
 from hepc9.config import load_config
+from hepc9.errors import ConfigError
 from hepc9.models import EstimatorSpec, register, unregister
 from hepc9.pipeline import evaluation, report, stages
 from hepc9.pipeline.layout import item_kind
-from hepc9.pipeline.run import STAGE_ORDER, STAGES, RunContext
+from hepc9.pipeline.run import STAGE_ORDER, STAGES, RunContext, run_study
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke.toml"
 
@@ -54,3 +57,12 @@ def test_a_registered_estimator_joins_the_run(tmp_path):
         assert item_kind("toy_images") == "images"
     finally:
         unregister("toy_images")
+
+
+def test_unknown_method_fails_before_the_run_directory_exists(tmp_path):
+    cfg = load_config(SMOKE)
+    # bypass the config's own check: the run asks the registry
+    bad = cfg.replace(evaluate=dataclasses.replace(cfg.evaluate, methods=("fit", "deepset")))
+    with pytest.raises(ConfigError, match="did you mean 'deepsets'"):
+        run_study(bad, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
