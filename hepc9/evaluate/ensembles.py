@@ -1,8 +1,16 @@
-"""Summaries of one estimator over labelled ensembles of pseudo-experiments."""
+"""Summaries of one estimator over labelled ensembles of pseudo-experiments.
+
+:func:`run_pseudo_experiments` is the one runner of the evaluation: it hands batches of
+pseudo-experiments (any objects the estimator understands, e.g. chunk specifications that
+regenerate their events) to an estimator, serially or through a caller-supplied ``mapper``
+(a process pool, dask), gathers the estimates per true value and summarises them
+(:func:`summarise_ensemble`, plus pulls and invalid-fit counts when the estimator reports
+errors and validity).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +25,14 @@ from hepc9.evaluate.metrics import (
     summarise_point,
 )
 
-__all__ = ["EnsembleResult", "evaluate_estimator", "summarise_ensemble"]
+__all__ = [
+    "EnsembleResult",
+    "EnsembleRun",
+    "Estimates",
+    "evaluate_estimator",
+    "run_pseudo_experiments",
+    "summarise_ensemble",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +110,7 @@ def summarise_ensemble(
     predictions: Mapping[float, np.ndarray],
     *,
     events_per_set: int,
-    seen_labels: Sequence[float] | None = None,
+    seen_labels: Sequence[float] | np.ndarray | None = None,
     intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> EnsembleResult:
     """Summarise an estimator's predictions per true value.
@@ -147,10 +162,174 @@ def summarise_ensemble(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Estimates:
+    """What an estimator reports for a batch of pseudo-experiments.
+
+    Attributes
+    ----------
+    values : ndarray, shape (S,)
+        Point estimates.
+    lower, upper : ndarray, shape (S,), optional
+        Reported interval per pseudo-experiment.
+    errors : ndarray, shape (S,), optional
+        Reported standard errors (for pulls).
+    valid : ndarray, shape (S,), optional
+        1 where the estimate is valid (a converged fit), 0 elsewhere.
+    """
+
+    values: np.ndarray
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    errors: np.ndarray | None = None
+    valid: np.ndarray | None = None
+
+    @classmethod
+    def from_output(cls, out: Any) -> Estimates:
+        """Accept an :class:`Estimates`, a tuple ``(values, lower, upper)`` or a mapping.
+
+        Parameters
+        ----------
+        out : Estimates, tuple or mapping
+            A mapping gives ``value`` (or ``dc9``) and optionally ``lower``, ``upper``,
+            ``error`` and ``valid`` (as :func:`hepc9.pipeline.pseudo.run_fit_chunk` and
+            :func:`hepc9.train.predict` return them).
+
+        Returns
+        -------
+        Estimates
+        """
+        if isinstance(out, Estimates):
+            return out
+
+        def arr(v: Any) -> np.ndarray | None:
+            return None if v is None else np.asarray(v, dtype=np.float64)
+
+        if isinstance(out, Mapping):
+            values = out["value"] if "value" in out else out["dc9"]
+            return cls(np.asarray(values, dtype=np.float64), arr(out.get("lower")),
+                       arr(out.get("upper")), arr(out.get("error")), arr(out.get("valid")))
+        values, lower, upper = out
+        return cls(np.asarray(values, dtype=np.float64), arr(lower), arr(upper))
+
+
+@dataclass(frozen=True, slots=True)
+class EnsembleRun:
+    """An estimator's ensemble summary with the pull and validity statistics it allows.
+
+    Attributes
+    ----------
+    result : EnsembleResult
+        The summary.
+    pulls : dict or None
+        Per truth (``repr`` key) the mean and width (ddof=1) of (value − truth) / error, when
+        the estimator reports errors.
+    invalid : int or None
+        Invalid estimates (failed fits), when the estimator reports validity.
+    """
+
+    result: EnsembleResult
+    pulls: dict[str, dict[str, float]] | None = None
+    invalid: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain data: :meth:`EnsembleResult.to_dict` plus ``pulls``/``invalid_fits``."""
+        out = self.result.to_dict()
+        if self.pulls is not None:
+            out["pulls"] = self.pulls
+        if self.invalid is not None:
+            out["invalid_fits"] = self.invalid
+        return out
+
+
+def _serial_map(estimator: Callable[[Any], Any], batches: Sequence[Any],
+                progress: Callable[[int], None] | None) -> Iterator[Any]:
+    for i, batch in enumerate(batches):
+        out = estimator(batch)
+        if progress is not None:
+            progress(i + 1)
+        yield out
+
+
+def run_pseudo_experiments(
+    method: str,
+    estimator: Callable[[Any], Any],
+    pseudo_experiments: Mapping[float, Any] | Iterable[tuple[float, Any]],
+    *,
+    events_per_set: int,
+    seen_labels: Sequence[float] | np.ndarray | None = None,
+    mapper: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EnsembleRun:
+    """Run an estimator over batches of labelled pseudo-experiments and summarise it.
+
+    Parameters
+    ----------
+    method : str
+        Estimator name.
+    estimator : callable
+        ``estimator(batch)`` → :class:`Estimates`, ``(values, lower, upper)`` or a mapping
+        (see :meth:`Estimates.from_output`).
+    pseudo_experiments : mapping of float to batch, or iterable of (truth, batch)
+        The batches; a truth may have several (chunks), gathered in order.
+    events_per_set : int
+        Events per pseudo-experiment.
+    seen_labels : sequence of float, optional
+        Training labels (truths off them are marked unseen).
+    mapper : callable, optional
+        ``mapper(estimator, batches)`` → outputs in the order of ``batches`` (e.g. over a
+        process pool); default: serial, in this process.
+    progress : callable, optional
+        ``progress(done)`` after each batch of the serial default.
+
+    Returns
+    -------
+    EnsembleRun
+        Intervals enter the summary when every batch reports them, pulls when every batch
+        reports errors, the invalid count when every batch reports validity.
+    """
+    pairs = list(pseudo_experiments.items() if isinstance(pseudo_experiments, Mapping)
+                 else pseudo_experiments)
+    batches = [b for _, b in pairs]
+    outputs = (mapper(estimator, batches) if mapper is not None
+               else _serial_map(estimator, batches, progress))
+    per_truth: dict[float, list[Estimates]] = {}
+    for (truth, _), out in zip(pairs, outputs, strict=True):
+        per_truth.setdefault(float(truth), []).append(Estimates.from_output(out))
+    everything = [e for es in per_truth.values() for e in es]
+
+    def joined(name: str) -> dict[float, np.ndarray] | None:
+        if not everything or any(getattr(e, name) is None for e in everything):
+            return None
+        return {t: np.concatenate([getattr(e, name) for e in es]) for t, es in per_truth.items()}
+
+    values = joined("values")
+    if values is None:
+        raise DataError(f"{method}: no pseudo-experiments to evaluate")
+    lower, upper = joined("lower"), joined("upper")
+    intervals = None
+    if lower is not None and upper is not None:
+        intervals = {t: (lower[t], upper[t]) for t in values}
+    result = summarise_ensemble(method, values, events_per_set=events_per_set,
+                                seen_labels=seen_labels, intervals=intervals)
+    errors = joined("errors")
+    pulls = None
+    if errors is not None:
+        pulls = {}
+        for t, v in values.items():
+            p = (v - t) / errors[t]
+            pulls[repr(t)] = {"mean": float(p.mean()), "width": float(p.std(ddof=1))}
+    invalid: int | None = None
+    if joined("valid") is not None:
+        flags = [np.asarray(e.valid) for e in everything]
+        invalid = sum(int(f.size - f.sum()) for f in flags)
+    return EnsembleRun(result, pulls, invalid)
+
+
 def evaluate_estimator(
     method: str,
-    estimator: Callable[[Any], tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
-    pseudo_experiments: Mapping[float, Any],
+    estimator: Callable[[Any], Any],
+    pseudo_experiments: Mapping[float, Any] | Iterable[tuple[float, Any]],
     *,
     events_per_set: int,
     seen_labels: Sequence[float] | None = None,
@@ -163,8 +342,9 @@ def evaluate_estimator(
         Estimator name.
     estimator : callable
         ``estimator(batch) -> (values, lower, upper)`` for the pseudo-experiments of one true
-        value; ``lower``/``upper`` may be ``None`` when it reports no intervals.
-    pseudo_experiments : mapping of float to object
+        value; ``lower``/``upper`` may be ``None`` when it reports no intervals (or a mapping,
+        see :meth:`Estimates.from_output`).
+    pseudo_experiments : mapping of float to object, or iterable of (truth, object)
         True value → the inputs of its pseudo-experiments (whatever the estimator takes).
     events_per_set : int
         Events per pseudo-experiment.
@@ -174,14 +354,8 @@ def evaluate_estimator(
     Returns
     -------
     EnsembleResult
+        The summary of :func:`run_pseudo_experiments`.
     """
-    preds: dict[float, np.ndarray] = {}
-    intervals: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-    for truth, batch in pseudo_experiments.items():
-        values, lower, upper = estimator(batch)
-        preds[float(truth)] = np.asarray(values, dtype=np.float64)
-        if lower is not None and upper is not None:
-            intervals[float(truth)] = (np.asarray(lower), np.asarray(upper))
-    use_intervals = intervals if len(intervals) == len(preds) else None
-    return summarise_ensemble(method, preds, events_per_set=events_per_set,
-                              seen_labels=seen_labels, intervals=use_intervals)
+    return run_pseudo_experiments(method, estimator, pseudo_experiments,
+                                  events_per_set=events_per_set,
+                                  seen_labels=seen_labels).result

@@ -14,6 +14,8 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from hepc9.errors import ShapeError
+
 __all__ = ["SetMeanPooling", "build"]
 
 
@@ -72,8 +74,6 @@ def build(input_shape: tuple[int, ...], cfg: Any) -> keras.Model:
     keras.Model
         Maps float32 ``(batch, n, F)`` to ``(batch, 1)`` (standardised δC9).
     """
-    from hepc9.errors import ShapeError
-
     if len(input_shape) != 2:
         raise ShapeError(
             f"deepsets needs set items of shape (n_events, n_features), got {tuple(input_shape)}"

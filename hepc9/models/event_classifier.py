@@ -11,16 +11,31 @@ softmax over k of Σ_i log_softmax(logits_i)_k.  The point estimate is the poste
 δC9 *values* (never grid indices), the spread its standard deviation, and the interval the
 posterior quantiles.  The combination functions here are plain numpy (float64, log-sum-exp),
 usable without Keras.
+
+:func:`predict_sets` and :func:`calibrate_sets` are the prediction and calibration hooks of
+the ``event`` registry entry (:mod:`hepc9.models.registry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["build", "fit_set_offsets", "log_softmax", "posterior_summary", "set_log_posterior"]
+from hepc9.errors import ConfigError, DataError, ShapeError
+from hepc9.models.inputs import batched, prepare_inputs
+from hepc9.models.targets import class_indices
+
+__all__ = [
+    "build",
+    "calibrate_sets",
+    "fit_set_offsets",
+    "log_softmax",
+    "posterior_summary",
+    "predict_sets",
+    "set_log_posterior",
+]
 
 
 def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
@@ -42,8 +57,6 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
     """
     import keras
     from keras import layers
-
-    from hepc9.errors import ConfigError, ShapeError
 
     if len(input_shape) != 1:
         raise ShapeError(
@@ -105,8 +118,6 @@ def set_log_posterior(
     if mask is not None:
         m = np.asarray(mask, dtype=bool)
         if m.shape != lp.shape[:-1]:
-            from hepc9.errors import ShapeError
-
             raise ShapeError(f"mask shape {m.shape} does not match the events {lp.shape[:-1]}")
         lp = np.where(m[..., None], lp, 0.0)
         n = np.sum(m, axis=-1)[..., None]
@@ -188,12 +199,8 @@ def posterior_summary(
     g = np.asarray(grid, dtype=np.float64)
     lp = log_softmax(log_posterior, axis=-1)
     if g.ndim != 1 or g.shape[0] != lp.shape[-1]:
-        from hepc9.errors import ShapeError
-
         raise ShapeError(f"grid of shape {g.shape} does not match {lp.shape[-1]} classes")
     if np.any(np.diff(g) <= 0):
-        from hepc9.errors import DataError
-
         raise DataError("the δC9 grid must be strictly increasing")
     p = np.exp(lp)
     mean = np.sum(p * g, axis=-1)
@@ -212,3 +219,74 @@ def posterior_summary(
         "lower": out_q[0],
         "upper": out_q[1],
     }
+
+
+def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size: int = 64,
+                 quantiles: tuple[float, float] = (0.16, 0.84)) -> dict[str, np.ndarray]:
+    """Prediction hook: set posteriors from the per-event logits of stored event sets.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained per-event classifier.
+    info : mapping
+        Its ``model.json`` (``labels`` with ``grid`` and optionally ``offsets``).
+    x : ndarray, shape (N, n, F)
+        Event sets as stored (raw features).
+    batch_size : int
+        Sets per forward pass.
+    quantiles : (float, float)
+        Posterior quantiles of the interval.
+
+    Returns
+    -------
+    dict of ndarray, shape (N,)
+        ``dc9`` (posterior mean), ``std``, ``lower``, ``upper``, ``mode``.
+    """
+    grid = np.asarray(info["labels"]["grid"], dtype=np.float64)
+    offsets = info["labels"].get("offsets")
+    log_post = np.empty((x.shape[0], grid.size))
+    for sl in batched(x.shape[0], batch_size):
+        xb = prepare_inputs(x[sl], info)
+        flat = xb.reshape(-1, xb.shape[-1])
+        logits = np.asarray(model.predict_on_batch(flat), dtype=np.float64)
+        log_post[sl] = set_log_posterior(logits.reshape(xb.shape[0], xb.shape[1], -1),
+                                         offsets=offsets)
+    summary = posterior_summary(log_post, grid, quantiles=quantiles)
+    return {"dc9": summary["mean"], "std": summary["std"], "lower": summary["lower"],
+            "upper": summary["upper"], "mode": summary["mode"]}
+
+
+def calibrate_sets(model: Any, info: Mapping[str, Any], x: Any, y: Any,
+                   indices: np.ndarray) -> dict[str, Any] | None:
+    """Calibration hook: per-event offsets fitted on validation sets (:func:`fit_set_offsets`).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained per-event classifier.
+    info : mapping
+        Its metadata (``labels`` with ``grid``, ``input_normalisation``).
+    x : ndarray, shape (N, n, F)
+        Stored validation sets (memory-mapped is fine).
+    y : ndarray, shape (N,)
+        Their δC9 labels.
+    indices : ndarray of int
+        Sets to use (at most the first 1024).
+
+    Returns
+    -------
+    dict or None
+        ``{"offsets": [...]}`` to merge into the labels, or ``None`` with fewer than 2 sets.
+    """
+    idx = np.asarray(indices)[:1024]
+    if idx.size < 2:
+        return None
+    grid = np.asarray(info["labels"]["grid"], dtype=np.float64)
+    summed = np.empty((idx.size, grid.size))
+    for sl in batched(idx.size, 64):
+        xb = prepare_inputs(np.asarray(x[idx[sl]]), info)
+        logits = np.asarray(model.predict_on_batch(xb.reshape(-1, xb.shape[-1])), np.float64)
+        summed[sl] = log_softmax(logits.reshape(xb.shape[0], xb.shape[1], -1)).sum(axis=1)
+    true = class_indices(np.asarray(y[idx]), grid)
+    return {"offsets": fit_set_offsets(summed, x.shape[1], true).tolist()}

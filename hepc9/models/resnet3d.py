@@ -19,6 +19,8 @@ from typing import Any
 import keras
 from keras import layers
 
+from hepc9.errors import ConfigError, ShapeError
+
 __all__ = ["STAGE_BLOCKS", "STAGE_FILTERS", "build"]
 
 #: Basic blocks per stage for each supported depth.
@@ -67,8 +69,6 @@ def build(input_shape: tuple[int, ...], cfg: Any) -> keras.Model:
     keras.Model
         Maps float32 ``(batch, X, Y, Z, C)`` to ``(batch, 1)`` (standardised δC9).
     """
-    from hepc9.errors import ConfigError, ShapeError
-
     if len(input_shape) != 4:
         raise ShapeError(
             f"resnet3d needs image items of shape (X, Y, Z, C), got {tuple(input_shape)}; "

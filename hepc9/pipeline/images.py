@@ -9,8 +9,16 @@ from typing import Any
 
 import numpy as np
 
+from hepc9 import selection
 from hepc9.config import Config
+from hepc9.datasets.build import build_dataset, dataset_spec, total_items
+from hepc9.datasets.store import open_dataset, prepare_folder, write_chunk, write_index
+from hepc9.datasets.voxelize import AXES, ImageSpec, voxelize_batch
 from hepc9.errors import ConfigError, DataError, OutputExistsError
+from hepc9.pipeline.executors import make_executor
+from hepc9.pipeline.progress import progress_bar
+from hepc9.rootio import load_events
+from hepc9.seeding import rng
 
 __all__ = ["build_images", "images_from_file"]
 
@@ -47,10 +55,6 @@ def build_images(
     dict
         Summary of :func:`hepc9.datasets.build.build_dataset`.
     """
-    from hepc9.datasets.build import build_dataset, total_items
-    from hepc9.pipeline.executors import make_executor
-    from hepc9.pipeline.progress import progress_bar
-
     unit = "img" if cfg.datasets.kind == "images" else "set"
     with make_executor(cfg.scale) as executor, progress_bar(
         total_items(cfg), desc=cfg.datasets.kind, unit=unit, enabled=show_progress
@@ -100,13 +104,6 @@ def images_from_file(
     dict
         Summary: output, images, events used and left over, label, source files.
     """
-    from hepc9 import selection
-    from hepc9.datasets.build import dataset_spec
-    from hepc9.datasets.store import open_dataset, prepare_folder, write_chunk, write_index
-    from hepc9.datasets.voxelize import AXES, ImageSpec, voxelize_batch
-    from hepc9.rootio import load_events
-    from hepc9.seeding import rng
-
     m = int(events_per_image or cfg.datasets.events_per_image)
     if m <= 0:
         raise ConfigError(f"events per image = {m} must be positive")

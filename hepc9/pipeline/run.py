@@ -24,15 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hepc9 import __version__
 from hepc9.artifacts import Manifest, read_json
 from hepc9.config import Config
+from hepc9.models import check_method_names, model_names
+from hepc9.pipeline.evaluation import stage_evaluate
+from hepc9.pipeline.report import stage_plots, stage_report
+from hepc9.pipeline.stages import (
+    stage_crb,
+    stage_datasets,
+    stage_detector,
+    stage_samples,
+    stage_train,
+)
 
-__all__ = ["STAGE_ORDER", "RunContext", "run_study"]
+__all__ = ["STAGES", "STAGE_ORDER", "RunContext", "Stage", "run_study"]
 
 log = logging.getLogger(__name__)
-
-STAGE_ORDER = ("samples", "detector", "datasets", "train", "crb", "evaluate", "plots", "report")
-NEURAL = ("resnet3d", "deepsets", "event")
 
 
 @dataclass
@@ -67,26 +75,75 @@ class RunContext:
 
     @property
     def neural(self) -> list[str]:
-        """Enabled neural methods, in a fixed order."""
-        return [m for m in NEURAL if m in self.cfg.evaluate.methods]
+        """Enabled neural methods, in registry order."""
+        return [m for m in model_names() if m in self.cfg.evaluate.methods]
+
+
+def _always(ctx: RunContext) -> bool:
+    return True
+
+
+def _detector_enabled(ctx: RunContext) -> bool:
+    return bool(ctx.cfg.detector.enabled)
+
+
+def _any_neural(ctx: RunContext) -> bool:
+    return bool(ctx.neural)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One row of the stage table.
+
+    Attributes
+    ----------
+    name : str
+        Stage name (``--stages``, manifest record, output folder).
+    run : callable
+        ``run(ctx) -> list of Path``: does the work, returns the outputs it wrote.
+    inputs : tuple of str
+        Earlier stages whose outputs it reads (``config`` always).
+    outputs : str
+        What it writes, relative to the run directory.
+    enabled : callable
+        ``enabled(ctx) -> bool``; a disabled stage is left out.
+    """
+
+    name: str
+    run: Callable[[RunContext], list[Path]]
+    inputs: tuple[str, ...]
+    outputs: str
+    enabled: Callable[[RunContext], bool] = _always
+
+
+#: The stages, in the order they run.
+STAGES: tuple[Stage, ...] = (
+    Stage("samples", stage_samples, (), "samples/{sm,bsm}.root"),
+    Stage("detector", stage_detector, (), "detector/*.root, reports",
+          _detector_enabled),
+    Stage("datasets", stage_datasets, (), "datasets/<kind>_<level>_N<n>/",
+          _any_neural),
+    Stage("train", stage_train, ("datasets",), "models/<method>_<level>_N<n>/",
+          _any_neural),
+    Stage("crb", stage_crb, ("detector",), "crb/crb.json"),
+    Stage("evaluate", stage_evaluate, ("detector", "train", "crb"),
+          "evaluate/<level>_N<n>_<method>.json, comparison.{json,md}"),
+    Stage("plots", stage_plots, ("samples", "detector", "datasets", "train",
+                                        "evaluate"), "plots/*.png|pdf"),
+    Stage("report", stage_report, ("evaluate", "plots"), "report.md, summary.json"),
+)
+#: Stage names in run order.
+STAGE_ORDER: tuple[str, ...] = tuple(s.name for s in STAGES)
 
 
 def _stage_digest(ctx: RunContext, stage: str) -> str:
+    # every earlier stage counts as upstream (not only the declared inputs), so that a digest
+    # never misses an indirect dependency
     upstream = {s: ctx.manifest.data["stages"].get(s, {}).get("outputs", {})
                 for s in STAGE_ORDER[: STAGE_ORDER.index(stage)]}
-    from hepc9 import __version__
-
     text = json.dumps({"config": ctx.cfg.digest(), "stage": stage, "upstream": upstream,
                        "hepc9": __version__}, sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _enabled(ctx: RunContext, stage: str) -> bool:
-    if stage == "detector":
-        return ctx.cfg.detector.enabled
-    if stage in ("datasets", "train"):
-        return bool(ctx.neural)
-    return True
 
 
 def run_study(
@@ -117,18 +174,19 @@ def run_study(
     dict
         The summary written to ``summary.json``.
     """
-    from hepc9.pipeline import stages as stage_funcs
-
+    # [evaluate] methods name the fit or registered estimators; checked before any work
+    check_method_names(cfg.evaluate.methods, origin=f"the configuration '{cfg.name}'")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run, cfg.to_dict(), cfg.seed)
     manifest.data["config_digest"] = cfg.digest()
     manifest.save()
     ctx = RunContext(cfg=cfg, run_dir=run, manifest=manifest, show_progress=show_progress)
-    for stage in STAGE_ORDER:
+    for entry in STAGES:
+        stage = entry.name
         if stages is not None and stage not in stages:
             continue
-        if not _enabled(ctx, stage):
+        if not entry.enabled(ctx):
             continue
         digest = _stage_digest(ctx, stage)
         if manifest.is_complete(stage, digest):
@@ -139,7 +197,7 @@ def run_study(
         if on_stage:
             on_stage(stage, "run")
         start = time.perf_counter()
-        outputs = getattr(stage_funcs, f"stage_{stage}")(ctx)
+        outputs = entry.run(ctx)
         seconds = time.perf_counter() - start
         ctx.timings[stage] = seconds
         manifest.record(stage, input_digest=digest, outputs=outputs, seconds=seconds)

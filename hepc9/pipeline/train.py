@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.datasets.build import dataset_spec
+from hepc9.datasets.sets import SetSpec, feature_matrix
+from hepc9.datasets.store import open_dataset
+from hepc9.datasets.stream import ImageStream
+from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
 from hepc9.errors import DataError
+from hepc9.models import _backend, get_spec, read_model_info
+from hepc9.rootio import load_events
+from hepc9.train import StreamSource, load_predictor, predict, train_model
 
 __all__ = ["build_inputs", "open_training_data", "predict_files", "train_from_folder"]
 
@@ -43,8 +51,6 @@ def open_training_data(path: PathLike) -> tuple[Any, Any | None]:
     (Dataset, Dataset or None)
         Training and validation data; ``None`` means "split the training data".
     """
-    from hepc9.datasets.store import open_dataset
-
     folder = Path(path)
     if (folder / "index.json").is_file():
         return open_dataset(folder), None
@@ -63,9 +69,6 @@ def open_training_data(path: PathLike) -> tuple[Any, Any | None]:
 
 def _stream_source(cfg: Any, train: Any) -> Any:
     """Return a :class:`hepc9.train.StreamSource` of fresh items built like ``train``."""
-    from hepc9.datasets.stream import ImageStream
-    from hepc9.train import StreamSource
-
     if train is not None:
         index = dict(train.index)
         key = "spec" if train.kind == "images" else "standardisation"
@@ -75,17 +78,11 @@ def _stream_source(cfg: Any, train: Any) -> Any:
                 f"{train.path}: the index records no '{key}'; cannot stream items built like it"
             )
         if train.kind == "images":
-            from hepc9.datasets.voxelize import ImageSpec
-
             spec: Any = ImageSpec.from_dict(spec_data)
         else:
-            from hepc9.datasets.sets import SetSpec
-
             spec = SetSpec.from_dict(spec_data)
         grid = np.unique(np.asarray(train.y, dtype=np.float64))
     else:
-        from hepc9.datasets.build import dataset_spec
-
         index = None
         spec = dataset_spec(cfg)
         grid = None
@@ -139,10 +136,9 @@ def train_from_folder(
     dict
         :meth:`hepc9.train.TrainResult.to_dict`.
     """
-    from hepc9.models import _backend
-
+    name = model_name or cfg.model.name
+    get_spec(name)  # an unknown model fails before any data are opened
     _backend.select(_backend.resolve(backend, cfg.train.backend))
-    from hepc9.train import train_model
 
     if dataset is None and not stream:
         raise DataError("training needs a dataset folder (--dataset), or --stream")
@@ -160,7 +156,7 @@ def train_from_folder(
     else:
         verbose = 2
     result = train_model(
-        data, model_name=model_name or cfg.model.name, cfg=cfg, output=output,
+        data, model_name=name, cfg=cfg, output=output,
         validation=validation, epochs=epochs, overwrite=overwrite, verbose=verbose,
     )
     return result.to_dict()
@@ -177,8 +173,6 @@ def _events_per_item(index: Mapping[str, Any], info: Mapping[str, Any]) -> int |
 
 def _set_spec(index: Mapping[str, Any]) -> Any:
     """Return the :class:`~hepc9.datasets.sets.SetSpec` recorded in the index, or None."""
-    from hepc9.datasets.sets import SetSpec
-
     for key in ("standardisation", "set_spec", "spec"):
         data = index.get(key)
         if isinstance(data, Mapping) and "features" in data and "mean" in data:
@@ -188,8 +182,6 @@ def _set_spec(index: Mapping[str, Any]) -> Any:
 
 def _set_features(events: Mapping[str, np.ndarray], index: Mapping[str, Any]) -> np.ndarray:
     """(n, F) event features as the set builder stores them (standardised with its spec)."""
-    from hepc9.datasets.sets import feature_matrix
-
     spec = _set_spec(index)
     if spec is not None:
         return spec.standardise(feature_matrix(events, spec.features))
@@ -237,8 +229,6 @@ def build_inputs(
         log.info("using %s sets of %s events; %s events left over", n_items, size,
                  n - n_items * size)
     if info["item_kind"] == "images":
-        from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
-
         if not isinstance(index.get("spec"), Mapping) or "bins" not in index["spec"]:
             raise DataError("the model's dataset index has no image 'spec'; cannot voxelise")
         spec = ImageSpec.from_dict(index["spec"])
@@ -291,17 +281,11 @@ def predict_files(
         per set), ``mean`` and ``std`` (over the sets), ``stderr`` (std/√n_sets; nan for one
         set), and for the event classifier ``posterior_std``, ``lower``, ``upper`` per set.
     """
-    from hepc9.models import read_model_info
-    from hepc9.rootio import load_events
-
     info = read_model_info(model_dir)
     events, _meta = load_events(list(paths), layout=layout, tree=tree, ingest=ingest)
     items, size = build_inputs(events, info, events_per_set=events_per_set)
 
-    from hepc9.models import _backend
-
     _backend.select(backend)
-    from hepc9.train import load_predictor, predict
 
     model, info = load_predictor(model_dir)
     out = predict(model, info, items, batch_size=batch_size)

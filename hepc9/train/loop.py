@@ -1,0 +1,342 @@
+"""The training loop: one registered estimator on stored or streamed items, saved with its metadata.
+
+:func:`train_model` reads everything estimator-specific from the model's registry entry
+(:class:`hepc9.models.EstimatorSpec`): the dataset kind it needs, the input shape (whole items
+or single events), the target (standardised δC9 or class index over the label grid) and its
+loss, the batch size, and the calibration run after training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepc9.errors import ConfigError, DataError, OutputExistsError, ShapeError
+from hepc9.models import META_FILE, EstimatorSpec, _backend, build_model, get_spec, save_model
+from hepc9.models.inputs import feature_normalisation
+from hepc9.models.targets import label_info
+from hepc9.seeding import seed_sequence
+from hepc9.train.batches import make_array_batches, make_stream_batches
+from hepc9.train.callbacks import BACKUP_DIR, HISTORY_FILE, callback_classes, check_backup
+from hepc9.train.metrics import validation_metrics
+from hepc9.train.sources import VALIDATION_EPOCH, ArraySource, StreamSource, as_source
+
+__all__ = ["TrainResult", "member_seed", "train_model"]
+
+#: Validation sets used to calibrate an estimator after training (see ``calibrator``).
+_CALIBRATION_ITEMS = 1024
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Summary of one training run.
+
+    Attributes
+    ----------
+    output : str
+        Folder holding the saved model and ``history.json``.
+    model : str
+        Registry name.
+    epochs_run : int
+        Epochs completed (including those before a resume).
+    best_epoch : int
+        Epoch (0-based) whose weights were kept.
+    best_val_loss : float
+        Validation loss at ``best_epoch`` (training units: standardised δC9 or cross-entropy).
+    validation : dict
+        Metrics in δC9 units on the validation items: ``mae``, ``rmse``, ``bias``, ``corr``
+        (Pearson correlation of predicted and true δC9), ``n``.
+    backend : str
+        Keras backend used.
+    """
+
+    output: str
+    model: str
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float
+    validation: dict[str, float]
+    backend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-compatible data."""
+        return dataclasses.asdict(self)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """Return the Keras seed of ensemble ``member`` (a 31-bit integer from the run seed).
+
+    Parameters
+    ----------
+    seed : int
+        Run master seed.
+    member : int
+        Ensemble member index.
+
+    Returns
+    -------
+    int
+    """
+    state = seed_sequence(seed, "train", 1, member).generate_state(1, dtype=np.uint32)
+    return int(state[0] & 0x7FFFFFFF)
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.Generator(np.random.PCG64(seed_sequence(seed, "train", 0))).permutation(n)
+    n_val = max(1, round(n * fraction))
+    if n - n_val < 1:
+        raise DataError(f"{n} item(s) are too few to keep {fraction:.0%} for validation")
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _plain_config(section: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(section)))
+
+
+def _model_info(spec: EstimatorSpec, cfg: Any, source: ArraySource | StreamSource,
+                train_labels: np.ndarray, train_x: Any) -> dict[str, Any]:
+    """Everything prediction needs to rebuild inputs and decode outputs."""
+    item_shape = (tuple(int(s) for s in source.x.shape[1:]) if isinstance(source, ArraySource)
+                  else tuple(int(s) for s in source.item_shape))
+    kind = source.kind
+    spec.check_item_kind(kind)
+    info: dict[str, Any] = {
+        "model": spec.name,
+        "builder": spec.builder_path,
+        "model_config": _plain_config(cfg.model),
+        "item_kind": kind,
+        "item_shape": list(item_shape),
+        "input_shape": list(spec.input_shape(item_shape)),
+        "dataset_index": json.loads(json.dumps(dict(source.index), default=str)),
+        "config_digest": cfg.digest(),
+        "config": cfg.to_dict(),
+        "seed": cfg.seed,
+        "member": cfg.train.member,
+    }
+    if kind == "sets":
+        info["input_normalisation"] = feature_normalisation(
+            train_x, mask_padding=cfg.model.mask_padding and spec.mask_padding)
+        info["events_per_set"] = int(item_shape[0])
+        info["features"] = list(source.index.get("features", [])) or None
+    info["labels"] = label_info(spec.target, train_labels,
+                                standardize=cfg.train.standardize_labels)
+    return info
+
+
+def _loss(name: str) -> Any:
+    import keras
+
+    if name == "crossentropy":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if name == "mae":
+        return keras.losses.MeanAbsoluteError()
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    raise ConfigError(f"unknown loss '{name}'; choose crossentropy, mae or mse")
+
+
+def _compile(model: Any, spec: EstimatorSpec, tcfg: Any) -> None:
+    import keras
+
+    if tcfg.optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=tcfg.learning_rate, momentum=tcfg.momentum)
+    else:
+        opt = keras.optimizers.Adam(learning_rate=tcfg.learning_rate)
+    if tcfg.mixed_precision:
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    model.compile(optimizer=opt, loss=_loss(spec.loss_name(tcfg)))
+
+
+def train_model(
+    data: Any,
+    *,
+    model_name: str,
+    cfg: Any,
+    output: str | os.PathLike[str],
+    validation: Any = None,
+    epochs: int | None = None,
+    backend: str | None = None,
+    overwrite: bool = False,
+    verbose: int | str = 0,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train a registered model and save it with its metadata.
+
+    Parameters
+    ----------
+    data : dataset, (x, y), ArraySource or StreamSource
+        Training items.  A stored dataset without ``validation`` is split with
+        ``cfg.train.validation_fraction`` (seeded by ``cfg.seed``).
+    model_name : str
+        Registry name (``resnet3d``, ``deepsets``, ``event``).
+    cfg : hepc9.config.Config
+        Uses ``[model]``, ``[train]`` and ``seed``.
+    output : path
+        Output folder; an interrupted run in it is resumed.
+    validation : dataset, (x, y) or ArraySource, optional
+        Validation items.  Without them, stored data are split, and a
+        :class:`StreamSource` validates on ``[train] validation_steps`` batches drawn with
+        the reserved key :data:`VALIDATION_EPOCH` (the same batches every epoch).
+    epochs : int, optional
+        Overrides ``cfg.train.epochs``.
+    backend : str, optional
+        Keras backend (precedence of design.md §4: this, ``cfg.train.backend``,
+        ``KERAS_BACKEND``, TensorFlow).
+    overwrite : bool
+        Replace a finished model in ``output``.
+    verbose : int or str
+        Keras progress output (0 silent, ``"auto"`` a progress bar).
+    callbacks : sequence of keras.callbacks.Callback
+        Extra callbacks (after the built-in ones).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    OutputExistsError
+        If ``output`` already holds a finished model and ``overwrite`` is false.
+    ConfigError
+        If the model does not fit the dataset kind.
+    """
+    out = Path(output)
+    if (out / META_FILE).exists() and not overwrite:
+        raise OutputExistsError(
+            f"{out} already holds a trained model; choose another --output or remove it"
+        )
+    used_backend = _backend.select(_backend.resolve(backend, cfg.train.backend))
+    import keras
+
+    tcfg = cfg.train
+    n_epochs = int(epochs if epochs is not None else tcfg.epochs)
+    if n_epochs <= 0:
+        raise ConfigError(f"epochs = {n_epochs} must be positive")
+    source = as_source(data)
+    spec = get_spec(model_name)
+    per_event = spec.per_event
+
+    if isinstance(source, ArraySource):
+        if validation is None:
+            train_idx, val_idx = _split(source.x.shape[0], tcfg.validation_fraction, cfg.seed)
+            val_source = source
+        else:
+            val_source = as_source(validation)
+            if not isinstance(val_source, ArraySource):
+                raise DataError("the validation data must be stored items, not a stream")
+            if tuple(val_source.x.shape[1:]) != tuple(source.x.shape[1:]):
+                raise ShapeError(
+                    f"validation items {tuple(val_source.x.shape[1:])} differ from training "
+                    f"items {tuple(source.x.shape[1:])}"
+                )
+            train_idx = np.arange(source.x.shape[0])
+            val_idx = np.arange(val_source.x.shape[0])
+        train_labels = np.asarray(source.y)[train_idx]
+        info = _model_info(spec, cfg, source, train_labels, source.x)
+    else:
+        if n_epochs >= VALIDATION_EPOCH:
+            raise ConfigError(f"epochs = {n_epochs} must stay below {VALIDATION_EPOCH}")
+        sample_x, _ = source.draw(VALIDATION_EPOCH, 0)
+        info = _model_info(spec, cfg, source, np.asarray(source.labels), sample_x)
+        val_source = None
+        if validation is not None:
+            val_source = as_source(validation)
+            if not isinstance(val_source, ArraySource):
+                raise DataError("the validation data must be stored items, not a stream")
+            val_idx = np.arange(val_source.x.shape[0])
+
+    keras.utils.set_random_seed(member_seed(cfg.seed, tcfg.member))
+    previous_policy = keras.config.dtype_policy()
+    if tcfg.mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        extra = spec.build_extra(info["labels"])
+        model = build_model(model_name, tuple(info["input_shape"]), cfg.model, **extra)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    _compile(model, spec, tcfg)
+
+    shuffle = seed_sequence(cfg.seed, "train", 2, tcfg.member) if tcfg.shuffle else None
+    # per-event estimators see single events: their batches count events, not sets
+    batch_size = spec.batch_size(tcfg)
+    if isinstance(source, ArraySource):
+        train_ds = make_array_batches(source, train_idx, info, batch_size=batch_size,
+                                      shuffle=shuffle, per_event=per_event)
+    else:
+        train_ds = make_stream_batches(source, info, steps=tcfg.steps_per_epoch,
+                                       per_event=per_event)
+    if val_source is None:
+        # the same validation batches every epoch, from a key training never uses
+        val_ds = make_stream_batches(source, info, steps=tcfg.validation_steps,
+                                     per_event=per_event, fixed_epoch=VALIDATION_EPOCH)
+    else:
+        val_ds = make_array_batches(val_source, val_idx, info, batch_size=batch_size,
+                                    per_event=per_event)
+
+    out.mkdir(parents=True, exist_ok=True)
+    backup = out / BACKUP_DIR
+    check_backup(backup, {"model": model_name, "config_digest": info["config_digest"],
+                           "member": tcfg.member}, overwrite=overwrite)
+    label_std = float(info["labels"].get("std", 1.0))
+    classes = callback_classes()
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=tcfg.reduce_lr_factor, patience=tcfg.reduce_lr_patience,
+        min_lr=tcfg.min_lr)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=tcfg.early_stopping_patience,
+        restore_best_weights=tcfg.restore_best_weights)
+    cbs = [
+        keras.callbacks.BackupAndRestore(str(backup / "keras"), delete_checkpoint=False),
+        classes["EpochSync"]([train_ds]),
+        plateau,
+        stopper,
+        classes["CallbackState"](backup, plateau, stopper),
+        classes["HistoryWriter"](out / HISTORY_FILE, label_std),
+        keras.callbacks.TerminateOnNaN(),
+        *callbacks,
+    ]
+    # a finished model is only written after fit() returns, so an interruption anywhere
+    # leaves the backup and no model.json
+    # shuffle=False: the datasets shuffle themselves from the seed and the epoch number; Keras'
+    # own batch shuffling draws from a global stream that a resumed run cannot reproduce
+    model.fit(train_ds, validation_data=val_ds, epochs=n_epochs, callbacks=cbs,
+              verbose=verbose, shuffle=False)
+    history = json.loads((out / HISTORY_FILE).read_text(encoding="utf-8"))["epochs"]
+    val_losses = [e.get("val_loss", math.inf) for e in history]
+    best_epoch = int(np.argmin(val_losses)) if val_losses else 0
+
+    info["training"] = {
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "best_val_loss": float(val_losses[best_epoch]) if val_losses else math.nan,
+        "optimizer": tcfg.optimizer,
+        "loss": spec.loss_name(tcfg),
+        "batch_size": tcfg.batch_size,
+        "mixed_precision": tcfg.mixed_precision,
+        "train_config": _plain_config(tcfg),
+    }
+    calibrate = spec.get_calibrator()
+    src = getattr(val_ds, "source", None)
+    if calibrate is not None and tcfg.calibrate_sets and isinstance(src, ArraySource):
+        update = calibrate(model, info, src.x, src.y,
+                           np.asarray(val_ds.indices)[:_CALIBRATION_ITEMS])
+        if update:
+            info["labels"].update(update)
+    metrics = validation_metrics(spec, model, info, val_ds)
+    info["validation"] = metrics
+    save_model(model, out, info, overwrite=True)
+    shutil.rmtree(backup, ignore_errors=True)
+    return TrainResult(
+        output=str(out), model=model_name, epochs_run=len(history), best_epoch=best_epoch,
+        best_val_loss=info["training"]["best_val_loss"], validation=metrics,
+        backend=used_backend,
+    )
