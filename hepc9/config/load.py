@@ -19,7 +19,10 @@ from hepc9.config.root import Config
 from hepc9.config.validate import validate
 from hepc9.errors import ConfigError
 
-__all__ = ["load_config", "parse_override"]
+__all__ = ["Override", "load_config", "parse_override"]
+
+#: A typed override: dotted key (``"generate.dc9"``, ``"seed"``) and its Python value.
+Override = tuple[str, Any]
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -59,7 +62,7 @@ def _merge(data: dict[str, Any], keys: list[str], value: Any) -> None:
 
 def load_config(
     path: str | Path | None = None,
-    overrides: Iterable[str] = (),
+    overrides: Iterable[str | Override] = (),
     *,
     data: Mapping[str, Any] | None = None,
 ) -> Config:
@@ -69,8 +72,11 @@ def load_config(
     ----------
     path : str or Path, optional
         TOML file.  ``None`` starts from the defaults.
-    overrides : iterable of str
-        ``section.key=value`` strings applied after the file.
+    overrides : iterable of str or (str, object)
+        Applied in order after the file: ``section.key=value`` strings (the value read as
+        TOML, as ``--set`` gives them) or ``("section.key", value)`` pairs whose value is
+        already a Python value (as command-line flags give them; no round trip through text).
+        Both are checked exactly like the file's own values.
     data : mapping, optional
         Already-parsed configuration data (used instead of ``path``).
 
@@ -101,8 +107,14 @@ def load_config(
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{p} is not valid TOML: {err}") from err
-    for text in overrides:
-        keys, value = parse_override(text)
+    for item in overrides:
+        if isinstance(item, str):
+            keys, value = parse_override(item)
+        else:
+            dotted, value = item
+            keys = [k.strip() for k in dotted.split(".") if k.strip()]
+            if not keys:
+                raise ConfigError(f"override {item!r} has no key")
         _merge(raw, keys, value)
     cfg = build(Config, raw, None, origin)
     validate(cfg, origin)
