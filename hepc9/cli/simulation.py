@@ -74,6 +74,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             progress=update,
         )
     print_json(result)
+    return 0
 
 
 def add_images(sub: Any) -> None:

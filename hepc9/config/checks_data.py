@@ -6,13 +6,9 @@ before any work starts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hepc9.config.names import DATASET_CHANNELS, SET_FEATURES
+from hepc9.config.root import Config
 from hepc9.errors import ConfigError, did_you_mean
-
-if TYPE_CHECKING:
-    from hepc9.config.root import Config
 
 __all__ = ["check_datasets", "check_ingest"]
 

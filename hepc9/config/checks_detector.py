@@ -7,12 +7,9 @@ for it (Mbc sideband, ΔE and K* windows), and every background density must sta
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
+from hepc9.config.root import Config
 from hepc9.errors import ConfigError
-
-if TYPE_CHECKING:
-    from hepc9.config.root import Config
 
 __all__ = ["check_detector_background_selection"]
 

@@ -139,7 +139,7 @@ def build(cls: type, data: Mapping[str, Any], section: str | None, origin: str) 
             what = "key" if section else "key or section"
             raise ConfigError(f"unknown {what} '{key}' in {place}{hint}")
         tp = hints[key]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"'{key}' in {place} must be a table [{key}], got {value!r}")
             kwargs[key] = build(tp, value, key, origin)

@@ -116,6 +116,6 @@ def load_config(
             if not keys:
                 raise ConfigError(f"override {item!r} has no key")
         _merge(raw, keys, value)
-    cfg = build(Config, raw, None, origin)
+    cfg: Config = build(Config, raw, None, origin)
     validate(cfg, origin)
     return cfg

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
 
 from hepc9.config.plain import config_digest, to_plain
@@ -15,7 +15,6 @@ from hepc9.config.sections import (
     IngestConfig,
     PhysicsConfig,
     SelectionConfig,
-    section,
 )
 from hepc9.config.study import (
     EvaluateConfig,
@@ -32,7 +31,7 @@ __all__ = ["CONFIG_VERSION", "Config"]
 CONFIG_VERSION = 1
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """The whole resolved configuration of a run."""
 
@@ -55,7 +54,8 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as plain JSON-compatible data."""
-        return to_plain(self)
+        plain: dict[str, Any] = to_plain(self)
+        return plain
 
     def digest(self) -> str:
         """Return ``sha256:<hex>`` of the canonical JSON of the configuration."""

@@ -19,14 +19,10 @@ __all__ = [
     "IngestConfig",
     "PhysicsConfig",
     "SelectionConfig",
-    "section",
 ]
 
-#: Decorator of every section: frozen (a resolved config cannot change), slotted, keyword-only.
-section = dataclass(frozen=True, slots=True, kw_only=True)
 
-
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PhysicsConfig:
     """Physics model: the seed generator (basf2 ``BTOSLLNPR``) constants, optionally overridden.
 
@@ -38,7 +34,7 @@ class PhysicsConfig:
     constants: dict[str, float] = field(default_factory=dict)
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GenerateConfig:
     """Event generation (physics.md §2–§5): Wilson-coefficient point, q² window, flavours."""
 
@@ -67,7 +63,7 @@ class GenerateConfig:
     q2_grid_points: int = 4096
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IngestConfig:
     """Reading foreign ntuples (formats.md §3)."""
 
@@ -96,7 +92,7 @@ class IngestConfig:
     ntp_q2_veto: bool | None = None
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DetectorConfig:
     """Fast Belle II-like detector response (see :mod:`hepc9.detector`).
 
@@ -139,7 +135,7 @@ class DetectorConfig:
     efficiency_bins: int = 10
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BackgroundConfig:
     """Combinatorial background and its Mbc sideband (see :mod:`hepc9.background`)."""
 
@@ -166,7 +162,7 @@ class BackgroundConfig:
     chi_cosines: tuple[float, ...] = (0.0, 0.05)
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SelectionConfig:
     """Signal region and Mbc sideband (physics.md §8).
 
@@ -185,7 +181,7 @@ class SelectionConfig:
     mkpi_centre: float = 0.892
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DatasetsConfig:
     """Images and event sets (see :mod:`hepc9.datasets`, formats.md §5, physics.md §10)."""
 

@@ -6,10 +6,10 @@ defaults *are* the defaults.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from hepc9.config.names import METHODS
-from hepc9.config.sections import section
 
 __all__ = [
     "EvaluateConfig",
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelConfig:
     """Neural network architecture (see :mod:`hepc9.models`)."""
 
@@ -51,7 +51,7 @@ class ModelConfig:
     event_units: tuple[int, ...] = (32, 32)
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrainConfig:
     """Training (see :mod:`hepc9.train`)."""
 
@@ -100,7 +100,7 @@ class TrainConfig:
     calibrate_sets: bool = True
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FitConfig:
     """Unbinned maximum-likelihood fit (see :mod:`hepc9.fit`)."""
 
@@ -135,7 +135,7 @@ class FitConfig:
     fisher_nodes: tuple[int, int, int, int] = (32, 24, 24, 24)
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EvaluateConfig:
     """Evaluation ensembles of independent pseudo-experiments (see :mod:`hepc9.evaluate`)."""
 
@@ -164,14 +164,14 @@ class EvaluateConfig:
     minos: bool = True
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlotsConfig:
     """Figures (see :mod:`hepc9.plots`)."""
 
     formats: tuple[str, ...] = ("png", "pdf")
 
 
-@section
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScaleConfig:
     """Scale-out: how independent chunks are executed."""
 

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from hepc9.config.checks_data import check_datasets, check_ingest
 from hepc9.config.checks_detector import check_detector_background_selection
 from hepc9.config.names import BACKENDS, LEVELS, METHODS, SHIFT_NAMES
-from hepc9.config.root import CONFIG_VERSION
+from hepc9.config.root import CONFIG_VERSION, Config
 from hepc9.errors import ConfigError, did_you_mean
-
-if TYPE_CHECKING:
-    from hepc9.config.root import Config
 
 __all__ = ["validate"]
 
@@ -63,7 +59,6 @@ def validate(cfg: Config, origin: str) -> None:
         )
     for check in _SECTION_CHECKS:
         check(cfg, origin)
-
 
 
 def _check_evaluate(cfg: Config, origin: str) -> None:
