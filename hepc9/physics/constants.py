@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.config.names import SHIFT_NAMES  # the one home of the shift names (bottom layer)
 from hepc9.errors import ConfigError, DataError, did_you_mean
 
 __all__ = [
@@ -36,9 +37,6 @@ __all__ = [
 
 #: Reduced Planck constant in GeV·s (converts a lifetime in seconds to GeV⁻¹).
 HBAR_GEV_S = 6.582119569e-25
-
-#: Names of the six real Wilson-coefficient shifts, in the order of :meth:`WilsonShifts.as_array`.
-SHIFT_NAMES: tuple[str, ...] = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

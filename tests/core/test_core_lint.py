@@ -38,3 +38,12 @@ def test_version_and_help():
     out = subprocess.run([sys.executable, "-m", "hepc9", "--help"], capture_output=True,
                          text=True, check=True)
     assert "generate" in out.stdout
+
+
+@pytest.mark.skipif(shutil.which("mypy") is None, reason="mypy not installed")
+def test_mypy_strict_on_the_bottom_layer_and_the_cli():
+    targets = ["hepc9/config", "hepc9/cli", "hepc9/errors.py", "hepc9/seeding.py"]
+    out = subprocess.run(["mypy", "--strict", "--ignore-missing-imports",
+                          "--follow-imports=silent", *targets],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]

@@ -1,0 +1,48 @@
+"""The fixed name lists that configuration values are checked against.
+
+Each tuple is written here once.  :data:`SHIFT_NAMES` is the home of the Wilson-shift names
+(``hepc9.physics.constants`` re-exports it: ``config`` is the lower layer, so both can use it).
+:data:`DATASET_CHANNELS` and :data:`SET_FEATURES` mirror ``hepc9.datasets.voxelize.CHANNELS``
+and ``hepc9.datasets.sets.FEATURES`` (the datasets layer sits above ``config``); a test keeps
+them equal, so that a typo in ``[datasets]`` fails before any work.  :data:`METHODS` lists the
+estimators ``[evaluate] methods`` accepts: ``fit`` plus the model names of the registry in
+:mod:`hepc9.models` (above ``config``; a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BACKENDS",
+    "DATASET_CHANNELS",
+    "LEVELS",
+    "METHODS",
+    "MODEL_NAMES",
+    "SET_FEATURES",
+    "SHIFT_NAMES",
+]
+
+#: Names of the six real Wilson-coefficient shifts, in the order of
+#: :meth:`hepc9.physics.constants.WilsonShifts.as_array`.
+SHIFT_NAMES: tuple[str, ...] = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
+
+#: Registry names of the neural estimators (:mod:`hepc9.models`).
+MODEL_NAMES: tuple[str, ...] = ("resnet3d", "deepsets", "event")
+
+#: Estimators of ``[evaluate] methods``: the likelihood fit and every registered model.
+METHODS: tuple[str, ...] = ("fit", *MODEL_NAMES)
+
+#: Keras backends of ``[train] backend`` and ``--backend``.
+BACKENDS: tuple[str, ...] = ("auto", "tensorflow", "jax", "torch")
+
+#: Evaluation levels of ``[evaluate] levels``: generator and detector level.
+LEVELS: tuple[str, ...] = ("gen", "det")
+
+#: Image channels known to :mod:`hepc9.datasets.voxelize`.
+DATASET_CHANNELS: tuple[str, ...] = (
+    "q2_mean", "count", "occupancy", "q2_std", "background", "background_q2_mean",
+)
+
+#: Per-event features known to :mod:`hepc9.datasets.sets`.
+SET_FEATURES: tuple[str, ...] = (
+    "q2", "costheta_l", "costheta_k", "chi", "cos_chi", "sin_chi", "mkpi", "flavour",
+)
