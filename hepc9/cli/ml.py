@@ -2,8 +2,8 @@
 
 Override channels: every flag is an argument of :func:`~hepc9.pipeline.train.train_from_folder`
 or :func:`~hepc9.pipeline.train.predict_files`; ``--config``/``--set`` only edit the config.
-The ``--model`` choices are :data:`hepc9.config.names.MODEL_NAMES` (kept equal to the model
-registry by a test).
+The ``--model`` choices are the names of the estimator registry
+(:func:`hepc9.models.model_names`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from hepc9.cli._options import add_config_options, load_cli_config, print_json, usage
 from hepc9.cli._types import positive_int
-from hepc9.config.names import BACKENDS, MODEL_NAMES
+from hepc9.config.names import BACKENDS
+from hepc9.models import model_names
 from hepc9.pipeline.train import predict_files, train_from_folder
 
 __all__ = ["add_predict", "add_train"]
@@ -28,7 +29,7 @@ def add_train(sub: Any) -> None:
     p.add_argument("--stream", action="store_true",
                    help="train on items drawn fresh from the sampler for every batch (built "
                         "like --dataset's, which then only validates)")
-    p.add_argument("--model", choices=list(MODEL_NAMES), default=None,
+    p.add_argument("--model", choices=list(model_names()), default=None,
                    help="architecture (default: [model] name of the config)")
     p.add_argument("--output", required=True, metavar="DIR",
                    help="model folder; an interrupted run there is resumed")

@@ -28,7 +28,7 @@ Modules (each name below is importable from ``hepc9.config``):
 from __future__ import annotations
 
 from hepc9.config.load import load_config, parse_override
-from hepc9.config.names import DATASET_CHANNELS, METHODS, MODEL_NAMES, SET_FEATURES, SHIFT_NAMES
+from hepc9.config.names import DATASET_CHANNELS, SET_FEATURES, SHIFT_NAMES
 from hepc9.config.plain import config_digest
 from hepc9.config.root import CONFIG_VERSION, Config
 from hepc9.config.sections import (
@@ -52,8 +52,6 @@ from hepc9.config.study import (
 __all__ = [
     "CONFIG_VERSION",
     "DATASET_CHANNELS",
-    "METHODS",
-    "MODEL_NAMES",
     "SET_FEATURES",
     "SHIFT_NAMES",
     "BackgroundConfig",

@@ -4,9 +4,9 @@ Each tuple is written here once.  :data:`SHIFT_NAMES` is the home of the Wilson-
 (``hepc9.physics.constants`` re-exports it: ``config`` is the lower layer, so both can use it).
 :data:`DATASET_CHANNELS` and :data:`SET_FEATURES` mirror ``hepc9.datasets.voxelize.CHANNELS``
 and ``hepc9.datasets.sets.FEATURES`` (the datasets layer sits above ``config``); a test keeps
-them equal, so that a typo in ``[datasets]`` fails before any work.  :data:`METHODS` lists the
-estimators ``[evaluate] methods`` accepts: ``fit`` plus the model names of the registry in
-:mod:`hepc9.models` (above ``config``; a test keeps them equal).
+them equal, so that a typo in ``[datasets]`` fails before any work.  Estimator names
+(``[evaluate] methods``, ``[model] name``) are not listed here: the registry of
+:mod:`hepc9.models` is their one home, and the run checks them against it before any work.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ __all__ = [
     "BACKENDS",
     "DATASET_CHANNELS",
     "LEVELS",
-    "METHODS",
-    "MODEL_NAMES",
     "SET_FEATURES",
     "SHIFT_NAMES",
 ]
@@ -24,12 +22,6 @@ __all__ = [
 #: Names of the six real Wilson-coefficient shifts, in the order of
 #: :meth:`hepc9.physics.constants.WilsonShifts.as_array`.
 SHIFT_NAMES: tuple[str, ...] = ("dc7", "dc9", "dc10", "c7p", "c9p", "c10p")
-
-#: Registry names of the neural estimators (:mod:`hepc9.models`).
-MODEL_NAMES: tuple[str, ...] = ("resnet3d", "deepsets", "event")
-
-#: Estimators of ``[evaluate] methods``: the likelihood fit and every registered model.
-METHODS: tuple[str, ...] = ("fit", *MODEL_NAMES)
 
 #: Keras backends of ``[train] backend`` and ``--backend``.
 BACKENDS: tuple[str, ...] = ("auto", "tensorflow", "jax", "torch")

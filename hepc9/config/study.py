@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hepc9.config.names import METHODS
-
 __all__ = [
     "EvaluateConfig",
     "FitConfig",
@@ -141,7 +139,7 @@ class EvaluateConfig:
 
     #: Estimators to train and evaluate: ``fit`` (unbinned likelihood), ``resnet3d``,
     #: ``deepsets``, ``event`` (event-by-event classifier).
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = ("fit", "resnet3d", "deepsets", "event")
     #: True δC9 values of the pseudo-experiments; empty means the dataset's test labels.
     truths: tuple[float, ...] = ()
     #: True values of the comparison table (papers/003: the new-physics point −0.82).

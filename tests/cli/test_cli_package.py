@@ -13,7 +13,8 @@ import hepc9.cli
 from hepc9.cli import build_parser, main
 from hepc9.cli.generation import _generate_values
 from hepc9.config import SHIFT_NAMES, load_config
-from hepc9.config.names import BACKENDS, MODEL_NAMES
+from hepc9.config.names import BACKENDS
+from hepc9.models import model_names
 from hepc9.rootio.native import read_meta
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def test_python_dash_m_config_show_equals_the_library():
 
 
 def test_model_and_backend_choices_come_from_the_name_lists():
-    assert _choices("train", "model") == MODEL_NAMES
+    assert _choices("train", "model") == model_names()
     assert _choices("train", "backend") == BACKENDS
     assert _choices("predict", "backend") == BACKENDS
 
