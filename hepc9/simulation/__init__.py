@@ -40,8 +40,8 @@ The rules, the same for every user:
    the stream stops right after the last wanted accepted signal-region candidate.  An item
    of M events holds ``round(f · M)`` background and ``M − round(f · M)`` signal events.
 5. **Top-up.** Signal and background are drawn in rounds until enough selected events are
-   in hand (:func:`top_up`); round ``j`` is a spawn key, so the blocks do not depend on the
-   order or size of the requests before them.
+   in hand (:func:`top_up`); round ``j`` is a spawn key of its block's streams, so the
+   events of a chunk depend only on its stream and on what it asks for.
 """
 
 from __future__ import annotations

@@ -72,6 +72,8 @@ def detector_signal(chain: ChainInputs, sample: SampleInputs, ss: np.random.Seed
     top_up(draw, n, first_rate=0.5, min_rate=0.02, max_rounds=_SIGNAL_ROUNDS,
            error="the detector simulation and selection keep too few events ({have} of "
                  "{need} wanted after {rounds} rounds); check [detector] and [selection]")
+    if not parts:  # nothing wanted
+        return {k: np.empty(0) for k in DETECTOR_COLUMNS}
     return {k: v[:n] for k, v in concat(parts).items()}
 
 

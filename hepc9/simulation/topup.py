@@ -28,12 +28,13 @@ def top_up(
     Block ``j`` draws ``block`` events when a fixed block size is given, else
     ``ceil((need − have) / rate · 1.1) + 64`` with ``rate`` the fraction kept by the previous
     block (``first_rate`` at first, never below ``min_rate``).  Round ``j`` is a key of the
-    block's random streams, so the blocks do not depend on the sizes asked for before.
+    block's random streams (chosen by ``draw``), so every round has streams of its own.
 
     Parameters
     ----------
     draw : callable
-        ``draw(j, n_try, have) -> kept``; it keeps at most ``need − have`` events.
+        ``draw(j, n_try, have) -> kept``: draw round ``j`` of ``n_try`` events and return
+        how many it kept.
     need : int
         Events wanted.
     first_rate, min_rate : float
