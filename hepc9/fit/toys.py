@@ -214,11 +214,14 @@ def fit_toys(
             minos=minos,
         )
 
+    # The first toy runs in this thread: it compiles (or loads) every numba kernel once, so
+    # that worker threads never compile the same kernel concurrently (numba is not safe there).
+    results = [run(streams[0])]
     if n_workers == 1:
-        results = [run(ss) for ss in streams]
+        results += [run(ss) for ss in streams[1:]]
     else:
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            results = list(pool.map(run, streams))
+            results += list(pool.map(run, streams[1:]))
     vals, errs, lo, hi, ok, nll = zip(*results, strict=True)
     return ToyResults(
         free=names,
