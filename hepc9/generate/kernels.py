@@ -13,6 +13,9 @@ from numba import njit
 
 from hepc9.generate.mapping import _MAP_POWER, _TWO_PI
 
+# Σ J_i f_i(Ω) with cos φ, sin φ: the numba twin that lives beside its numpy twin in physics.
+from hepc9.physics.angular import angular_sum as _angular_sum
+
 __all__: list[str] = []
 
 
@@ -49,26 +52,6 @@ def _angular_bound_kernel(jt, y0, y1, s_max, t_max, out):  # pragma: no cover - 
             cc = n1 * s_max[c] + n2 * t_max[c]
             best = max(best, 0.5 * (a + b + math.sqrt((a - b) ** 2 + 4.0 * cc * cc)))
         out[i] = best * (1.0 + 1e-9)
-
-
-@njit(cache=True, nogil=True)
-def _angular_sum(j, ctl, ctk, cp, sp):  # pragma: no cover - compiled
-    """Σ_i J_i f_i(Ω) of physics.md §2.1 (without the 9/32π); cp, sp = cos φ, sin φ."""
-    stk2 = 1.0 - ctk * ctk
-    ctk2 = ctk * ctk
-    stl2 = 1.0 - ctl * ctl
-    stl = math.sqrt(max(stl2, 0.0))
-    stk = math.sqrt(max(stk2, 0.0))
-    c2l = 2.0 * ctl * ctl - 1.0
-    s2k = 2.0 * stk * ctk
-    s2l = 2.0 * stl * ctl
-    c2p = 2.0 * cp * cp - 1.0
-    s2p = 2.0 * sp * cp
-    return (
-        stk2 * (j[0] + j[2] * c2l + j[7] * ctl + stl2 * (j[4] * c2p + j[11] * s2p))
-        + ctk2 * (j[1] + j[3] * c2l + j[8] * ctl)
-        + s2k * (stl * (j[6] * cp + j[9] * sp) + s2l * (j[5] * cp + j[10] * sp))
-    )
 
 
 @njit(cache=True, nogil=True)
