@@ -12,7 +12,7 @@ Messages follow one rule: say what is wrong, with which value, where, and how to
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "BackendError",
@@ -26,6 +26,7 @@ __all__ = [
     "OutputExistsError",
     "SchemaError",
     "ShapeError",
+    "check_names",
     "close_matches",
     "did_you_mean",
 ]
@@ -147,6 +148,51 @@ class MissingBranchError(Hepc9Error, KeyError):
 
 class Hepc9Warning(UserWarning):
     """Base class of hepc9 warnings."""
+
+
+def check_names(
+    values: Iterable[str],
+    allowed: Sequence[str],
+    *,
+    what: str,
+    error: type[Exception] | None = None,
+) -> tuple[str, ...]:
+    """Check a list of names against the valid ones: non-empty, each known, none twice.
+
+    Parameters
+    ----------
+    values : iterable of str
+        The names given.
+    allowed : sequence of str
+        The valid names.
+    what : str
+        Where the names come from, for the message (e.g. ``"[datasets] channels"``).
+    error : type, optional
+        Exception class to raise; default :class:`ConfigError`.
+
+    Returns
+    -------
+    tuple of str
+        ``values`` as a tuple, in the given order.
+
+    Raises
+    ------
+    ConfigError
+        (or ``error``) for an empty list, an unknown name (with the closest valid one) or a
+        name given twice.
+    """
+    err = error or ConfigError
+    names = tuple(values)
+    known = ", ".join(allowed)
+    if not names:
+        raise err(f"{what} is empty; choose from {known}")
+    for v in names:
+        if v not in allowed:
+            raise err(f"{what}: unknown name '{v}'{did_you_mean(v, allowed)} (known: {known})")
+    twice = sorted({v for v in names if names.count(v) > 1})
+    if twice:
+        raise err(f"{what} = {list(names)} contain duplicates: {', '.join(twice)}")
+    return names
 
 
 class DroppedRowsWarning(Hepc9Warning):

@@ -8,20 +8,9 @@ from __future__ import annotations
 
 from hepc9.config.names import DATASET_CHANNELS, SET_FEATURES
 from hepc9.config.root import Config
-from hepc9.errors import ConfigError, did_you_mean
+from hepc9.errors import ConfigError, check_names
 
 __all__ = ["check_datasets", "check_ingest"]
-
-
-def _check_names(values: tuple[str, ...], allowed: tuple[str, ...], where: str) -> None:
-    if not values:
-        raise ConfigError(f"{where} is empty; choose from {', '.join(allowed)}")
-    for v in values:
-        if v not in allowed:
-            hint = did_you_mean(v, allowed)
-            raise ConfigError(f"{where}: unknown name '{v}'{hint} (known: {', '.join(allowed)})")
-    if len(set(values)) != len(values):
-        raise ConfigError(f"{where} = {list(values)} lists a name twice")
 
 
 def check_datasets(cfg: Config, origin: str) -> None:
@@ -35,10 +24,10 @@ def check_datasets(cfg: Config, origin: str) -> None:
             raise ConfigError(
                 f"[datasets] {name} = [{lo}, {hi}] in {origin}: low must be below high"
             )
-    _check_names(d.channels, DATASET_CHANNELS, f"[datasets] channels in {origin}")
+    check_names(d.channels, DATASET_CHANNELS, what=f"[datasets] channels in {origin}")
     if d.channels[0] not in ("q2_mean",) and "q2_mean" in d.channels:
         raise ConfigError(f"[datasets] channels in {origin}: 'q2_mean' must be channel 0")
-    _check_names(d.set_features, SET_FEATURES, f"[datasets] set_features in {origin}")
+    check_names(d.set_features, SET_FEATURES, what=f"[datasets] set_features in {origin}")
     if d.grid == "custom" and not d.labels:
         raise ConfigError(
             f"[datasets] grid = 'custom' in {origin} needs labels = [...] (δC9 values)"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ConfigError, DataError, ShapeError, did_you_mean
+from hepc9.errors import DataError, ShapeError, check_names
 
 __all__ = ["DEFAULT_FEATURES", "FEATURES", "SetSpec", "feature_matrix", "make_sets",
            "reference_set_spec"]
@@ -31,16 +31,7 @@ DEFAULT_FEATURES = ("q2", "costheta_l", "costheta_k", "cos_chi", "sin_chi")
 
 
 def _check_features(features: Sequence[str]) -> tuple[str, ...]:
-    feats = tuple(features)
-    if not feats:
-        raise ConfigError("event sets need at least one feature")
-    for f in feats:
-        if f not in FEATURES:
-            hint = did_you_mean(f, FEATURES)
-            raise ConfigError(f"unknown set feature '{f}'{hint} (known: {', '.join(FEATURES)})")
-    if len(set(feats)) != len(feats):
-        raise ConfigError(f"set features {list(feats)} list a feature twice")
-    return feats
+    return check_names(features, FEATURES, what="event-set features")
 
 
 def feature_matrix(events: Mapping[str, Any], features: Sequence[str]) -> np.ndarray:

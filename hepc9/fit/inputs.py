@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from hepc9.errors import DataError, DroppedRowsWarning, ShapeError, did_you_mean
+from hepc9.errors import DataError, DroppedRowsWarning, ShapeError, check_names
 from hepc9.fit.packed import pack_matrices
 from hepc9.fit.precompute import coefficient_table, table_coefficients
 from hepc9.physics import window as physics_window
@@ -59,16 +59,9 @@ def check_free(free: Sequence[str] | str) -> tuple[str, ...]:
         The names in the canonical order of ``SHIFT_NAMES``.
     """
     names = [s.strip() for s in free.split(",")] if isinstance(free, str) else list(free)
-    names = [n for n in names if n]
-    if not names:
-        raise DataError(f"no free parameter given; choose from {', '.join(SHIFT_NAMES)}")
-    for n in names:
-        if n not in SHIFT_NAMES:
-            hint = did_you_mean(n, SHIFT_NAMES)
-            raise DataError(f"unknown free parameter '{n}'{hint} (valid: {', '.join(SHIFT_NAMES)})")
-    if len(set(names)) != len(names):
-        raise DataError(f"free parameters {names} contain duplicates")
-    return tuple(n for n in SHIFT_NAMES if n in names)
+    given = check_names([n for n in names if n], SHIFT_NAMES, what="free parameters",
+                        error=DataError)
+    return tuple(n for n in SHIFT_NAMES if n in given)
 
 
 def resolve_q2_range(

@@ -25,6 +25,35 @@ _TINY = 1e-300
 
 
 @njit(cache=True, nogil=True)
+def _event_density(coeffs, e, mono, bkg_e, one_m_f, frac, gamma):  # pragma: no cover - compiled
+    """Signal rate r = coeffs[e]·mono, signal density r/γ and mixture density of event ``e``.
+
+    r and the mixture density are floored at ``_TINY`` (log-safe); ``one_m_f`` = 1 − frac.
+    """
+    r = 0.0
+    for q in range(coeffs.shape[1]):
+        r += coeffs[e, q] * mono[q]
+    if r < _TINY:
+        r = _TINY
+    sig = r / gamma
+    pe = one_m_f * sig + frac * bkg_e
+    if pe < _TINY:
+        pe = _TINY
+    return r, sig, pe
+
+
+def _densities(
+    coefficients: np.ndarray, mono: np.ndarray, background: np.ndarray, fraction: float,
+    gamma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numpy twin of :func:`_event_density` for all events at once: (r, r/γ, mixture)."""
+    r = np.maximum(coefficients @ mono, _TINY)
+    sig = r / gamma
+    pe = np.maximum((1.0 - fraction) * sig + fraction * background, _TINY)
+    return r, sig, pe
+
+
+@njit(cache=True, nogil=True)
 def _nll_kernel(coeffs, mono, bkg, frac, gamma):  # pragma: no cover - compiled
     n, p = coeffs.shape
     s = 0.0
@@ -33,15 +62,7 @@ def _nll_kernel(coeffs, mono, bkg, frac, gamma):  # pragma: no cover - compiled
     wf = 0.0
     one_m_f = 1.0 - frac
     for e in range(n):
-        r = 0.0
-        for q in range(p):
-            r += coeffs[e, q] * mono[q]
-        if r < _TINY:
-            r = _TINY
-        sig = r / gamma
-        pe = one_m_f * sig + frac * bkg[e]
-        if pe < _TINY:
-            pe = _TINY
+        _, sig, pe = _event_density(coeffs, e, mono, bkg[e], one_m_f, frac, gamma)
         s += math.log(pe)
         a = one_m_f / (gamma * pe)
         for q in range(p):
@@ -95,9 +116,7 @@ def nll_terms_numpy(
     gamma: float,
 ) -> tuple[float, np.ndarray, float, float]:
     """Plain numpy twin of :func:`nll_terms` (same arguments and returns)."""
-    r = np.maximum(coefficients @ mono, _TINY)
-    sig = r / gamma
-    pe = np.maximum((1.0 - fraction) * sig + fraction * background, _TINY)
+    _, sig, pe = _densities(coefficients, mono, background, fraction, gamma)
     a = (1.0 - fraction) / (gamma * pe)
     return (
         float(np.sum(np.log(pe))),
@@ -122,15 +141,7 @@ def _hess_kernel(coeffs, mono, jac, nvec, bkg, frac, gamma):  # pragma: no cover
     ds = np.empty(k)
     one_m_f = 1.0 - frac
     for e in range(n):
-        r = 0.0
-        for q in range(p):
-            r += coeffs[e, q] * mono[q]
-        if r < _TINY:
-            r = _TINY
-        sig = r / gamma
-        pe = one_m_f * sig + frac * bkg[e]
-        if pe < _TINY:
-            pe = _TINY
+        r, sig, pe = _event_density(coeffs, e, mono, bkg[e], one_m_f, frac, gamma)
         g = 1.0 / pe
         s_log += math.log(pe)
         for q in range(p):
@@ -207,9 +218,7 @@ def hessian_terms_numpy(
     gamma: float,
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float, float, float]:
     """Plain numpy twin of :func:`hessian_terms` (same arguments and returns)."""
-    r = np.maximum(coefficients @ mono, _TINY)
-    sig = r / gamma
-    pe = np.maximum((1.0 - fraction) * sig + fraction * background, _TINY)
+    r, sig, pe = _densities(coefficients, mono, background, fraction, gamma)
     g = 1.0 / pe
     d = (coefficients @ jac - sig[:, None] * nvec) / gamma * g[:, None]
     dfp = (background - sig) * g

@@ -77,7 +77,7 @@ def _neural_ensembles(
     specs = _chunks(ctx, level, n_events, truths)
 
     def estimate(spec: SetChunk) -> dict[str, np.ndarray]:
-        sets = generate_sets(spec, cfg)
+        sets = generate_sets(spec)
         joined = {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}
         items, _ = build_inputs(joined, info, events_per_set=n_events)
         return predict(model, info, items)

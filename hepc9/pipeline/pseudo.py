@@ -24,10 +24,9 @@ import numpy as np
 from hepc9.config import Config
 from hepc9.errors import DroppedRowsWarning, FitNotConvergedWarning
 from hepc9.fit.likelihood import fit_events
-from hepc9.physics.constants import model_constants
 from hepc9.pipeline.detector_sets import detector_fit_options
 from hepc9.seeding import seed_sequence
-from hepc9.simulation import ChainInputs, EventFactory, item_sets, q2_window
+from hepc9.simulation import ChainInputs, EventFactory, item_sets
 
 __all__ = ["LEVELS", "SetChunk", "chunk_specs", "generate_sets", "run_fit_chunk"]
 
@@ -119,30 +118,23 @@ def chunk_specs(
     return specs
 
 
-def generate_sets(spec: SetChunk, cfg: Config | None = None) -> list[dict[str, np.ndarray]]:
+def generate_sets(spec: SetChunk) -> list[dict[str, np.ndarray]]:
     """Draw the event sets of one chunk.
 
     Parameters
     ----------
     spec : SetChunk
         Chunk specification (its chain inputs and seed define the events).
-    cfg : Config, optional
-        Not used (the chunk carries its inputs); kept for existing callers.
 
     Returns
     -------
     list of events dict
         ``spec.n_sets`` sets of ``spec.n_events`` events each.
     """
-    del cfg
     ss = seed_sequence(spec.seed, "evaluate", LEVELS[spec.level], spec.n_events,
                        spec.truth_index, spec.chunk)
     events = EventFactory(spec.chain).draw(ss, spec.truth, spec.n_sets)
     return item_sets(events, spec.n_sets)
-
-
-def _window(cfg: Config) -> tuple[float, float] | None:
-    return q2_window(cfg.generate, model_constants(cfg.physics.constants))
 
 
 def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:

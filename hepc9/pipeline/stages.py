@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from hepc9.artifacts import read_json, write_json
 from hepc9.datasets.build import build_dataset, total_items
-from hepc9.pipeline.detector_sets import DETECTOR_FILES
+from hepc9.fit.fisher import cramer_rao
+from hepc9.physics.constants import model_constants
+from hepc9.pipeline.detector_sets import DETECTOR_FILES, detector_fit_options
 from hepc9.pipeline.evaluation import evaluation_truths, stage_evaluate
 from hepc9.pipeline.generate import generate_file
 from hepc9.pipeline.layout import dataset_dir as _dataset_dir
@@ -28,6 +30,7 @@ from hepc9.pipeline.progress import progress_bar
 from hepc9.pipeline.report import stage_plots, stage_report
 from hepc9.pipeline.simulate import simulate_file
 from hepc9.pipeline.train import train_from_folder
+from hepc9.simulation import generate_shifts, q2_window
 
 if TYPE_CHECKING:
     from hepc9.pipeline.run import RunContext
@@ -164,21 +167,14 @@ def stage_train(ctx: RunContext) -> list[Path]:
 
 def stage_crb(ctx: RunContext) -> list[Path]:
     """Cramér–Rao bounds at the comparison points for every level and set size."""
-    from hepc9.fit.fisher import cramer_rao
-    from hepc9.physics.constants import model_constants
-    from hepc9.simulation import generate_shifts
-
     cfg = ctx.cfg
     constants = model_constants(cfg.physics.constants)
     g = cfg.generate
-    from hepc9.pipeline.pseudo import _window
 
     rows = []
     for level in cfg.evaluate.levels:
         extra: dict[str, Any] = {}
         if level == "det":
-            from hepc9.pipeline.detector_sets import detector_fit_options
-
             opts = detector_fit_options(cfg, ctx.run_dir)
             extra = {"acceptance": opts["acceptance"]}
             if "background" in opts:
@@ -189,7 +185,7 @@ def stage_crb(ctx: RunContext) -> list[Path]:
         for t in cfg.evaluate.comparison_truths:
             at = generate_shifts(g, dc9=t)
             for n_events in _fit_sizes(ctx):
-                res = cramer_rao(n_events, at=at, params=("dc9",), q2_range=_window(cfg),
+                res = cramer_rao(n_events, at=at, params=("dc9",), q2_range=q2_window(g, constants),
                                  constants=constants, **extra)
                 rows.append({"level": level, "truth": float(t), "events_per_set": n_events,
                              "sigma": float(res.sigma["dc9"]), "method": res.method,

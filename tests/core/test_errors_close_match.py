@@ -28,3 +28,29 @@ def test_config_errors_use_the_helper():
 
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
         load_config(data={"train": {"epoch": 3}})
+
+
+def test_check_names_refuses_empty_unknown_and_repeated_names():
+    from hepc9.errors import DataError, check_names
+
+    assert check_names(["b", "a"], ("a", "b"), what="x") == ("b", "a")
+    with pytest.raises(ConfigError, match=r"x is empty; choose from a, b"):
+        check_names([], ("a", "b"), what="x")
+    with pytest.raises(ConfigError, match=r"x: unknown name 'alpha'; did you mean 'alpha2'\?"):
+        check_names(["alpha"], ("alpha2", "b"), what="x")
+    with pytest.raises(DataError, match=r"contain duplicates: a"):
+        check_names(["a", "a"], ("a", "b"), what="x", error=DataError)
+
+
+def test_free_parameters_and_set_features_use_the_one_name_check():
+    from hepc9.datasets.sets import feature_matrix
+    from hepc9.errors import DataError
+    from hepc9.fit.likelihood import check_free
+
+    assert check_free("dc10, dc9") == ("dc9", "dc10")
+    with pytest.raises(DataError, match=r"unknown name 'dc99'; did you mean"):
+        check_free("dc99")
+    with pytest.raises(DataError, match="duplicates"):
+        check_free(["dc9", "dc9"])
+    with pytest.raises(ConfigError, match=r"unknown name 'cos_ch'; did you mean 'cos_chi'\?"):
+        feature_matrix({}, ["q2", "cos_ch"])
