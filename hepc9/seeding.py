@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hepc9.errors import did_you_mean
+from hepc9.errors import ConfigError, did_you_mean
 
 __all__ = ["STAGES", "rng", "seed_sequence", "spawn_key"]
 
@@ -46,8 +46,6 @@ def _stage_number(stage: str | int) -> int:
         return STAGES[stage]
     except KeyError:
         hint = did_you_mean(stage, STAGES)
-        from hepc9.errors import ConfigError
-
         raise ConfigError(f"unknown random-stream stage '{stage}'{hint}") from None
 
 
@@ -68,8 +66,6 @@ def spawn_key(stage: str | int, *keys: int) -> tuple[int, ...]:
     """
     out = (_stage_number(stage), *(int(k) for k in keys))
     if any(k < 0 for k in out):
-        from hepc9.errors import ConfigError
-
         raise ConfigError(f"spawn keys must be non-negative integers, got {out}")
     return out
 

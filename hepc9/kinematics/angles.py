@@ -6,6 +6,7 @@ import math
 
 import numba
 import numpy as np
+import vector
 
 from hepc9.kinematics.boosts import (
     M_K,
@@ -190,8 +191,6 @@ def angles_from_four_vectors_numpy(
     dict of str to ndarray, shape (n,), float64
         Same keys and conventions as :func:`angles_from_four_vectors`.
     """
-    import vector
-
     k, pi, mup, mum, flav = _check_inputs(k, pi, mup, mum, flavour)
     is_b0 = (flav > 0)[:, None]
     l1 = np.where(is_b0, mup, mum)

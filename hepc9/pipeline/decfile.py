@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hepc9.artifacts import atomic_path
+from hepc9.generate.decfile import decfile_text
+
 __all__ = ["write_decfile"]
 
 
@@ -41,11 +44,8 @@ def write_decfile(
     OutputExistsError
         ``output`` exists and ``overwrite`` is false.
     """
-    from hepc9.generate.decfile import decfile_text
-    from hepc9.rootio._common import atomic_output
-
     text = decfile_text(shifts, resonances=resonances)
     if output is not None:
-        with atomic_output(output, overwrite) as tmp:
+        with atomic_path(output, overwrite=overwrite, parents=True, keep_suffix=True) as tmp:
             tmp.write_text(text, encoding="utf-8")
     return text

@@ -16,10 +16,13 @@ dask executors give bit-identical results.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
+
+import numba
 
 from hepc9.config import ScaleConfig
 from hepc9.errors import ConfigError
@@ -45,8 +48,6 @@ def _limit_threads(n: int) -> None:
     os.environ["NUMBA_NUM_THREADS"] = str(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
     with contextlib.suppress(Exception):
-        import numba
-
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
@@ -70,8 +71,6 @@ def make_executor(scale: ScaleConfig) -> Iterator[Executor]:
     if scale.executor == "processes":
         workers = scale.workers or cores
         per = max(1, cores // workers)
-        import multiprocessing
-
         ctx = multiprocessing.get_context("spawn")  # no fork of numba/TF thread pools
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_limit_threads,
                                  initargs=(per,)) as ex:
