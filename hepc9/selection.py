@@ -170,7 +170,7 @@ class Cutflow:
         step's count (NaN where the denominator is zero).  A list keeps the order even when
         the JSON is written with sorted keys.
         """
-        out = []
+        out: list[dict[str, float | int | str]] = []
         first = self.steps[0][1] if self.steps else 0
         previous = first
         for name, count in self.steps:

@@ -321,7 +321,5 @@ def q2_limits(
     q2_min = 4.0 * constants.m_mu**2
     m_v = constants.m_kstar if mkpi is None else mkpi
     if isinstance(m_v, np.ndarray):
-        q2_max = (constants.m_B0 - m_v) ** 2
-    else:
-        q2_max = (constants.m_B0 - float(m_v)) ** 2
-    return q2_min, q2_max
+        return q2_min, (constants.m_B0 - m_v) ** 2
+    return q2_min, (constants.m_B0 - float(m_v)) ** 2

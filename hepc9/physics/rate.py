@@ -94,7 +94,7 @@ def differential_rate(
     arrays = [np.asarray(x, dtype=np.float64) for x in (q2, costheta_l, costheta_k, chi)]
     if mkpi is not None:
         arrays.append(np.asarray(mkpi, dtype=np.float64))
-    arrays = np.broadcast_arrays(*arrays)
+    arrays = list(np.broadcast_arrays(*arrays))
     if arrays[0].ndim != 1 or arrays[0].size <= CHUNK_SIZE:
         return _differential_rate(arrays, shifts, constants)
     out = np.empty(arrays[0].size, dtype=np.float64)
