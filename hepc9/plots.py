@@ -412,6 +412,7 @@ def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
                             label=None if raw in labelled else raw)
                     labelled.add(raw)
         ax.axhline(1.0, color="k", lw=1, ls="--", label="Cramér–Rao bound")
+        ax.set_ylim(bottom=0.0)
         ax.set_xticks(np.arange(len(groups)),
                       [(f"{lv}\n" if lv else "") + rf"$\delta C_9={t:+.2f}$" + f"\nN={n}"
                        for lv, t, n in groups], fontsize=10)
