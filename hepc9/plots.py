@@ -232,7 +232,9 @@ def plot_prediction_histograms(
 
 
 def plot_linearity(results: Sequence[EnsembleResult], *, scaled: bool = True) -> Figure:
-    """Mean prediction versus truth with σL/σR bars; seen and unseen labels marked differently.
+    """Mean prediction versus truth with σL/σR bars and the fitted response line (dashed).
+
+    Seen and unseen labels are marked differently; the legend gives each fitted slope.
 
     Parameters
     ----------
@@ -260,7 +262,12 @@ def plot_linearity(results: Sequence[EnsembleResult], *, scaled: bool = True) ->
                              [p.sigma_r for p in res.points]]) / div
             seen = np.array(res.seen)
             color = f"C{k}"
-            slope = f", slope {res.linearity.slope:.3f}" if res.linearity else ""
+            slope = ""
+            if res.linearity:
+                lin = res.linearity
+                slope = f", slope {lin.slope:.3f} ± {lin.slope_err:.3f}"
+                ax.plot([lo, hi], [lin.slope * lo + lin.intercept, lin.slope * hi + lin.intercept],
+                        color=color, ls="--", lw=1)
             ax.errorbar(t[seen], mu[seen], yerr=err[:, seen], fmt="o", color=color, ms=4,
                         capsize=2, label=f"{res.method}{slope}")
             if np.any(~seen):
@@ -348,19 +355,33 @@ def plot_likelihood_scan(
     return fig
 
 
+def _ratio(r: Mapping[str, Any]) -> tuple[float | None, float]:
+    """Slope-corrected ratio and its error, else (older rows) the raw σ/σ_CRB."""
+    if r.get("corrected_over_crb") is not None:
+        return float(r["corrected_over_crb"]), float(r.get("corrected_over_crb_err") or 0.0)
+    if r.get("sigma_over_crb") is not None:
+        return float(r["sigma_over_crb"]), float(r.get("sigma_over_crb_err") or 0.0)
+    return None, 0.0
+
+
 def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """σ/σ_CRB per method, grouped by (δC9, events per set).
+    """Slope-corrected resolution over the matched bound, (σ/slope)/σ_CRB, per method.
+
+    Bars are grouped by (level, δC9, events per set) and carry their statistical errors;
+    the raw σ/σ_CRB is marked with a cross on each bar; rows flagged out of the headline
+    (truth near the edge of the training prior) are hatched.
 
     Parameters
     ----------
     rows : sequence of mapping
-        Comparison rows from :func:`hepc9.evaluate.tables.comparison_rows`.
+        Comparison rows from :func:`hepc9.evaluate.tables.comparison_rows` (rows without
+        the corrected ratio fall back to the raw one).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    usable = [r for r in rows if r.get("sigma_over_crb")]
+    usable = [r for r in rows if _ratio(r)[0] is not None]
 
     def key(r: Mapping[str, Any]) -> tuple[str, float, int]:
         return (str(r.get("level", "")), float(r["truth"]), int(r["events_per_set"]))
@@ -371,19 +392,32 @@ def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
         fig, axes = _figure(1, 1, width=min(2.0, max(1.0, 0.3 * len(groups))))
         ax = axes[0, 0]
         width = 0.8 / max(len(methods), 1)
+        labelled: set[str] = set()
         for k, m in enumerate(methods):
-            ys = []
-            for g in groups:
-                match = [r["sigma_over_crb"] for r in usable if key(r) == g and r["method"] == m]
-                ys.append(match[0] if match else np.nan)
-            ax.bar(np.arange(len(groups)) + (k - (len(methods) - 1) / 2) * width, ys, width,
-                   label=m)
+            x = np.arange(len(groups)) + (k - (len(methods) - 1) / 2) * width
+            for xi, g in zip(x, groups, strict=True):
+                match = [r for r in usable if key(r) == g and r["method"] == m]
+                if not match:
+                    continue
+                r = match[0]
+                y, err = _ratio(r)
+                flagged = not r.get("headline", True)
+                ax.bar(xi, y, width, yerr=err, capsize=2, color=f"C{k}",
+                       alpha=0.4 if flagged else 1.0, hatch="//" if flagged else None,
+                       label=None if m in labelled else m)
+                labelled.add(m)
+                if r.get("corrected_over_crb") is not None and r.get("sigma_over_crb"):
+                    raw = r"raw $\sigma/\sigma_{\rm CRB}$"
+                    ax.plot(xi, r["sigma_over_crb"], "x", color="k", ms=6,
+                            label=None if raw in labelled else raw)
+                    labelled.add(raw)
         ax.axhline(1.0, color="k", lw=1, ls="--", label="Cramér–Rao bound")
+        ax.set_ylim(bottom=0.0)
         ax.set_xticks(np.arange(len(groups)),
                       [(f"{lv}\n" if lv else "") + rf"$\delta C_9={t:+.2f}$" + f"\nN={n}"
                        for lv, t, n in groups], fontsize=10)
-        ax.set_ylabel(r"$\sigma(\delta C_9)\,/\,\sigma_{\mathrm{CRB}}$")
-        ax.set_xlabel(r"level, true $\delta C_9$, events per set $N$")
+        ax.set_ylabel(r"$(\sigma/\mathrm{slope})\,/\,\sigma_{\mathrm{CRB}}$")
+        ax.set_xlabel(r"level, true $\delta C_9$, events per set $N$ (hatched: near prior edge)")
         ax.legend(fontsize=9)
     return fig
 

@@ -160,6 +160,14 @@ class EvaluateConfig:
     bsm_dc9: float = -0.82
     #: Run MINOS for every fit of the ensembles (coverage of the likelihood intervals).
     minos: bool = True
+    #: Intervals whose coverage heads the comparison table: ``likelihood`` (each estimator's
+    #: own: the fit's MINOS/HESSE interval, a network's posterior quantiles) or ``neyman``
+    #: (toy-calibrated from the ensembles, :mod:`hepc9.evaluate.belts`).  Both are computed
+    #: and reported where available.
+    intervals: Literal["likelihood", "neyman"] = "likelihood"
+    #: Rows of a trained estimator at truths closer than this many σ_CRB to an edge of its
+    #: training prior are flagged out of the headline of the comparison table.
+    prior_margin: float = 3.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -83,6 +83,9 @@ def _check_evaluate(cfg: Config, origin: str) -> None:
                           ">= 2 (spreads need several pseudo-experiments)")
     if e.distribution_events <= 0:
         raise ConfigError(f"[evaluate] distribution_events in {origin} must be positive")
+    if not e.prior_margin >= 0.0:
+        raise ConfigError(f"[evaluate] prior_margin = {e.prior_margin} in {origin} must be "
+                          ">= 0 (σ_CRB between an evaluated truth and the training-prior edge)")
 
 
 def _check_model_train(cfg: Config, origin: str) -> None:

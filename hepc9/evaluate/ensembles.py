@@ -5,25 +5,20 @@ pseudo-experiments (any objects the estimator understands, e.g. chunk specificat
 regenerate their events) to an estimator, serially or through a caller-supplied ``mapper``
 (a process pool, dask), gathers the estimates per true value and summarises them
 (:func:`summarise_ensemble`, plus pulls and invalid-fit counts when the estimator reports
-errors and validity).
+errors and validity).  :class:`EnsembleResult` and :func:`summarise_ensemble` live in
+:mod:`hepc9.evaluate.results` (re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from hepc9.errors import DataError
-from hepc9.evaluate.metrics import (
-    LinearityResult,
-    PointSummary,
-    coverage,
-    linearity_fit,
-    summarise_point,
-)
+from hepc9.evaluate.results import EnsembleResult, summarise_ensemble
 
 __all__ = [
     "EnsembleResult",
@@ -33,133 +28,6 @@ __all__ = [
     "run_pseudo_experiments",
     "summarise_ensemble",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class EnsembleResult:
-    """One estimator's performance over a grid of true values.
-
-    Attributes
-    ----------
-    method : str
-        Estimator name (``fit``, ``resnet3d``, ``deepsets``, ``event`` ...).
-    events_per_set : int
-        Events per pseudo-experiment.
-    points : tuple of PointSummary
-        One summary per true value, sorted by truth.
-    seen : tuple of bool
-        Whether each true value was a training label (unseen values lie between them).
-    linearity : LinearityResult or None
-        Straight-line fit of mean versus truth over all points (None with < 3 points).
-    coverage : tuple of float or None
-        Per point, the fraction of reported intervals containing the truth.
-    coverage_err : tuple of float or None
-        Binomial errors of ``coverage``.
-    predictions : dict
-        Raw predictions per truth (kept for histograms), ``{truth: list}``.
-    """
-
-    method: str
-    events_per_set: int
-    points: tuple[PointSummary, ...]
-    seen: tuple[bool, ...]
-    linearity: LinearityResult | None
-    coverage: tuple[float, ...] | None = None
-    coverage_err: tuple[float, ...] | None = None
-    predictions: dict[float, list[float]] = field(default_factory=dict)
-
-    def at(self, truth: float, *, tol: float = 1e-9) -> PointSummary:
-        """Return the summary at ``truth``."""
-        for p in self.points:
-            if abs(p.truth - truth) <= tol:
-                return p
-        raise DataError(f"{self.method}: no pseudo-experiments at truth {truth:g}; "
-                        f"available: {[p.truth for p in self.points]}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return plain data."""
-        return {
-            "method": self.method,
-            "events_per_set": self.events_per_set,
-            "points": [p.to_dict() for p in self.points],
-            "seen": list(self.seen),
-            "linearity": self.linearity.to_dict() if self.linearity else None,
-            "coverage": list(self.coverage) if self.coverage is not None else None,
-            "coverage_err": list(self.coverage_err) if self.coverage_err is not None else None,
-            "predictions": {repr(k): v for k, v in self.predictions.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> EnsembleResult:
-        """Inverse of :meth:`to_dict`."""
-        lin = d.get("linearity")
-        return cls(
-            method=d["method"],
-            events_per_set=int(d["events_per_set"]),
-            points=tuple(PointSummary.from_dict(p) for p in d["points"]),
-            seen=tuple(bool(s) for s in d["seen"]),
-            linearity=LinearityResult(**lin) if lin else None,
-            coverage=tuple(d["coverage"]) if d.get("coverage") is not None else None,
-            coverage_err=tuple(d["coverage_err"]) if d.get("coverage_err") is not None else None,
-            predictions={float(k): list(v) for k, v in d.get("predictions", {}).items()},
-        )
-
-
-def summarise_ensemble(
-    method: str,
-    predictions: Mapping[float, np.ndarray],
-    *,
-    events_per_set: int,
-    seen_labels: Sequence[float] | np.ndarray | None = None,
-    intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> EnsembleResult:
-    """Summarise an estimator's predictions per true value.
-
-    Parameters
-    ----------
-    method : str
-        Estimator name.
-    predictions : mapping of float to numpy.ndarray
-        True value → predictions of independent pseudo-experiments.
-    events_per_set : int
-        Events per pseudo-experiment.
-    seen_labels : sequence of float, optional
-        Training labels; truths not in it are marked unseen.  ``None``: all seen.
-    intervals : mapping of float to (lower, upper), optional
-        Reported intervals per pseudo-experiment for the coverage.
-
-    Returns
-    -------
-    EnsembleResult
-    """
-    if not predictions:
-        raise DataError(f"{method}: no predictions to summarise")
-    truths = sorted(float(t) for t in predictions)
-    points = tuple(summarise_point(predictions[t], t) for t in truths)
-    if seen_labels is None:
-        seen = tuple(True for _ in truths)
-    else:
-        grid = np.asarray(seen_labels, dtype=np.float64)
-        seen = tuple(bool(np.any(np.abs(grid - t) < 1e-9)) for t in truths)
-    lin = None
-    if len(points) >= 3:
-        errs = [max(p.bias_err, 1e-12) for p in points]
-        lin = linearity_fit([p.truth for p in points], [p.mean for p in points], errs)
-    cov = cov_err = None
-    if intervals is not None:
-        pairs = [coverage(t, *intervals[t]) for t in truths]
-        cov = tuple(p for p, _ in pairs)
-        cov_err = tuple(e for _, e in pairs)
-    return EnsembleResult(
-        method=method,
-        events_per_set=int(events_per_set),
-        points=points,
-        seen=seen,
-        linearity=lin,
-        coverage=cov,
-        coverage_err=cov_err,
-        predictions={t: [float(v) for v in np.asarray(predictions[t]).ravel()] for t in truths},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +128,8 @@ def run_pseudo_experiments(
     seen_labels: Sequence[float] | np.ndarray | None = None,
     mapper: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] | None = None,
     progress: Callable[[int], None] | None = None,
+    prior: tuple[float, float] | None = None,
+    fraction: Literal["fixed", "free"] | None = None,
 ) -> EnsembleRun:
     """Run an estimator over batches of labelled pseudo-experiments and summarise it.
 
@@ -281,12 +151,16 @@ def run_pseudo_experiments(
         process pool); default: serial, in this process.
     progress : callable, optional
         ``progress(done)`` after each batch of the serial default.
+    prior, fraction
+        The estimator's training prior and background-fraction mode (see
+        :func:`summarise_ensemble`).
 
     Returns
     -------
     EnsembleRun
-        Intervals enter the summary when every batch reports them, pulls when every batch
-        reports errors, the invalid count when every batch reports validity.
+        Intervals enter the summary (stored per set, with their coverage) when every batch
+        reports them, pulls when every batch reports errors, the invalid count when every
+        batch reports validity.
     """
     pairs = list(pseudo_experiments.items() if isinstance(pseudo_experiments, Mapping)
                  else pseudo_experiments)
@@ -311,7 +185,8 @@ def run_pseudo_experiments(
     if lower is not None and upper is not None:
         intervals = {t: (lower[t], upper[t]) for t in values}
     result = summarise_ensemble(method, values, events_per_set=events_per_set,
-                                seen_labels=seen_labels, intervals=intervals)
+                                seen_labels=seen_labels, intervals=intervals, prior=prior,
+                                fraction=fraction)
     errors = joined("errors")
     pulls = None
     if errors is not None:

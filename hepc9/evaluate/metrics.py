@@ -19,9 +19,11 @@ from hepc9.errors import DataError, ShapeError
 __all__ = [
     "LinearityResult",
     "PointSummary",
+    "Resolution",
     "coverage",
     "linearity_fit",
     "pulls",
+    "resolution",
     "summarise_point",
 ]
 
@@ -237,3 +239,67 @@ def pulls(values: np.ndarray, errors: np.ndarray, truth: float | np.ndarray) -> 
     if np.any(e <= 0):
         raise DataError("pull errors must be positive")
     return (v - truth) / e
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Spread of an estimator at one truth, raw and corrected for its response slope.
+
+    An estimator with response ``mean = slope · truth + c`` and spread σ measures the truth
+    with resolution σ/|slope| (a shrunk, biased estimator can have σ below the Cramér–Rao bound
+    while its slope-corrected resolution is not).  Errors are statistical: σ of a Gaussian
+    sample has relative error 1/√(2(n − 1)); the slope's error adds in quadrature.
+
+    Attributes
+    ----------
+    sigma, sigma_err : float
+        Standard deviation of the estimates and its error.
+    slope, slope_err : float or None
+        Response slope of the linearity fit (None without one).
+    corrected, corrected_err : float or None
+        σ/|slope| and its error.
+    """
+
+    sigma: float
+    sigma_err: float
+    slope: float | None
+    slope_err: float | None
+    corrected: float | None
+    corrected_err: float | None
+
+    def over(self, bound: float | None) -> dict[str, float | None]:
+        """Ratios to a bound: ``sigma_over_crb``, ``corrected_over_crb`` and their errors."""
+        if not bound:
+            return {"sigma_over_crb": None, "sigma_over_crb_err": None,
+                    "corrected_over_crb": None, "corrected_over_crb_err": None}
+        c = None if self.corrected is None else self.corrected / bound
+        ce = None if self.corrected_err is None else self.corrected_err / bound
+        return {"sigma_over_crb": self.sigma / bound, "sigma_over_crb_err": self.sigma_err / bound,
+                "corrected_over_crb": c, "corrected_over_crb_err": ce}
+
+
+def resolution(point: PointSummary, linearity: LinearityResult | None) -> Resolution:
+    """Return the raw and slope-corrected resolution at one truth.
+
+    Parameters
+    ----------
+    point : PointSummary
+        The estimates at the truth (``std``, ``n``).
+    linearity : LinearityResult or None
+        Linearity fit of the same estimator over its evaluated truths.
+
+    Returns
+    -------
+    Resolution
+        ``corrected`` is None without a linearity fit or with a slope of exactly 0.
+    """
+    rel = 1.0 / np.sqrt(2.0 * (point.n - 1))
+    sigma = float(point.std)
+    if linearity is None or linearity.slope == 0.0:
+        slope = None if linearity is None else float(linearity.slope)
+        slope_err = None if linearity is None else float(linearity.slope_err)
+        return Resolution(sigma, sigma * rel, slope, slope_err, None, None)
+    s, se = float(linearity.slope), float(linearity.slope_err)
+    corrected = sigma / abs(s)
+    corrected_err = corrected * float(np.sqrt(rel**2 + (se / s) ** 2))
+    return Resolution(sigma, sigma * rel, s, se, corrected, corrected_err)

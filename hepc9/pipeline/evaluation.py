@@ -16,7 +16,12 @@ import numpy as np
 from hepc9.artifacts import read_json, write_json, write_text
 from hepc9.datasets.labels import split_labels
 from hepc9.evaluate.ensembles import EnsembleResult, run_pseudo_experiments
-from hepc9.evaluate.tables import comparison_markdown, comparison_rows, sensitivity_scaling
+from hepc9.evaluate.tables import (
+    comparison_markdown,
+    comparison_rows,
+    readme_markdown,
+    sensitivity_scaling,
+)
 from hepc9.models import FIT_METHOD, _backend
 from hepc9.pipeline.executors import make_executor, map_chunks
 from hepc9.pipeline.layout import fit_sizes, model_dir
@@ -28,7 +33,7 @@ from hepc9.train import load_predictor, predict
 if TYPE_CHECKING:
     from hepc9.pipeline.run import RunContext
 
-__all__ = ["evaluation_truths", "load_ensembles", "stage_evaluate"]
+__all__ = ["estimator_context", "evaluation_truths", "load_ensembles", "stage_evaluate"]
 
 
 def evaluation_truths(ctx: RunContext) -> list[float]:
@@ -47,6 +52,56 @@ def evaluation_truths(ctx: RunContext) -> list[float]:
     return sorted(float(t) for t in truths)
 
 
+def _with_background(ctx: RunContext, level: str) -> bool:
+    bkg = ctx.cfg.background
+    return level == "det" and bool(bkg.enabled) and bkg.fraction > 0
+
+
+def _span(values: Any) -> tuple[float, float] | None:
+    v = np.asarray(values if values is not None else [], dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    return (float(v.min()), float(v.max())) if v.size and v.min() < v.max() else None
+
+
+def estimator_context(
+    info: dict[str, Any], *, with_background: bool
+) -> tuple[tuple[float, float] | None, str | None]:
+    """Training prior and background-fraction mode of a trained estimator, from ``model.json``.
+
+    Parameters
+    ----------
+    info : dict
+        The model's ``model.json``.  Read: ``labels.prior`` (``{"low": .., "high": ..}`` or
+        ``[low, high]``), else the range of ``labels.grid``, else of the training labels
+        ``dataset_index.labels``; ``training.background_fraction`` (``"fixed"`` or
+        ``"varied"``).
+    with_background : bool
+        Whether the estimator's sets carry background (detector level).
+
+    Returns
+    -------
+    prior : (float, float) or None
+        δC9 range of the training prior (None when the file records none).
+    fraction : {"fixed", "free"} or None
+        ``"free"`` when the fraction was varied in training, else ``"fixed"`` (the training
+        sets carry a fixed background count); None without background.
+    """
+    labels = info.get("labels") or {}
+    prior_d = labels.get("prior")
+    if isinstance(prior_d, dict):
+        prior = _span([prior_d.get("low"), prior_d.get("high")])
+    elif prior_d is not None:
+        prior = _span(prior_d)
+    else:
+        prior = _span(labels.get("grid")) or _span((info.get("dataset_index") or {})
+                                                  .get("labels"))
+    fraction = None
+    if with_background:
+        mode = (info.get("training") or {}).get("background_fraction", "fixed")
+        fraction = "free" if mode == "varied" else "fixed"
+    return prior, fraction
+
+
 def _chunks(ctx: RunContext, level: str, n_events: int, truths: list[float]) -> list[SetChunk]:
     cfg = ctx.cfg
     return chunk_specs(cfg, level=level, n_events=n_events, truths=truths,
@@ -61,6 +116,7 @@ def _fit_ensembles(ctx: RunContext, level: str, n_events: int, truths: list[floa
         run = run_pseudo_experiments(
             FIT_METHOD, run_fit_chunk, [(s.truth, s) for s in specs], events_per_set=n_events,
             mapper=lambda fn, items: map_chunks(fn, items, ex, progress=up),
+            fraction="free" if _with_background(ctx, level) else None,
         )
     out = ctx.path("evaluate", f"{level}_N{n_events}_{FIT_METHOD}.json")
     write_json(out, run.to_dict())
@@ -83,11 +139,13 @@ def _neural_ensembles(
         return predict(model, info, items)
 
     seen = np.asarray(info.get("labels", {}).get("grid", []), dtype=np.float64)
+    prior, fraction = estimator_context(info, with_background=_with_background(ctx, level))
     with progress_bar(len(specs), desc=f"{method} {level} N={n_events}", unit="chunk",
                       enabled=ctx.show_progress) as up:
         run = run_pseudo_experiments(
             method, estimate, [(s.truth, s) for s in specs], events_per_set=n_events,
-            seen_labels=seen if seen.size else None, progress=up,
+            seen_labels=seen if seen.size else None, progress=up, prior=prior,
+            fraction=fraction,
         )
     out = ctx.path("evaluate", f"{level}_N{n_events}_{method}.json")
     write_json(out, run.to_dict())
@@ -121,19 +179,34 @@ def load_ensembles(ctx: RunContext) -> dict[tuple[str, int, str], Any]:
     return out
 
 
+def _bounds(crb: dict[str, Any], level: str) -> tuple[dict[Any, float], dict[str, Any] | None]:
+    """Return the level's default bound and, with background, the bounds per fraction mode."""
+    rows = [r for r in crb["bounds"] if r["level"] == level]
+    default = {(float(r["truth"]), int(r["events_per_set"])): float(r["sigma"]) for r in rows}
+    by_mode: dict[str, dict[Any, float]] = {"free": {}, "fixed": {}}
+    for r in rows:
+        for mode in by_mode:
+            v = r.get(f"sigma_fraction_{mode}")
+            if v is not None:
+                by_mode[mode][(float(r["truth"]), int(r["events_per_set"]))] = float(v)
+    return default, (by_mode if any(by_mode.values()) else None)
+
+
 def _comparison(ctx: RunContext) -> Path:
     cfg = ctx.cfg
     crb = read_json(ctx.run_dir / "crb" / "crb.json")
     ens = load_ensembles(ctx)
     tables: dict[str, Any] = {}
-    md = []
+    md, all_rows = [], []
     for level in cfg.evaluate.levels:
-        bound = {(float(r["truth"]), int(r["events_per_set"])): float(r["sigma"])
-                 for r in crb["bounds"] if r["level"] == level}
+        default, by_mode = _bounds(crb, level)
         results = [e for (lv, _, _), (e, _) in ens.items() if lv == level]
-        rows = comparison_rows(results, bound, truths=cfg.evaluate.comparison_truths)
+        rows = comparison_rows(results, default, truths=cfg.evaluate.comparison_truths,
+                               bounds=by_mode, interval_kind=cfg.evaluate.intervals,
+                               edge_sigmas=cfg.evaluate.prior_margin)
         for r in rows:
             r["level"] = level
+        all_rows += rows
         scaling = {}
         for method in cfg.evaluate.methods:
             for t in cfg.evaluate.comparison_truths:
@@ -142,8 +215,10 @@ def _comparison(ctx: RunContext) -> Path:
                 if len({n for n, _ in pts}) >= 2:
                     scaling[f"{method}@{t:+.2f}"] = sensitivity_scaling(*zip(*pts, strict=True))
         tables[level] = {"rows": rows, "sigma_vs_n": scaling}
-        md.append(f"### Level `{level}`\n\n" + comparison_markdown(rows))
+        md.append(f"### Level `{level}`\n\n"
+                  + comparison_markdown(rows, margin=cfg.evaluate.prior_margin))
     out = ctx.path("evaluate", "comparison.json")
     write_json(out, tables)
     write_text(ctx.path("evaluate", "comparison.md"), "\n".join(md))
+    write_text(ctx.path("evaluate", "comparison_readme.md"), readme_markdown(all_rows))
     return out

@@ -166,7 +166,14 @@ def stage_train(ctx: RunContext) -> list[Path]:
 
 
 def stage_crb(ctx: RunContext) -> list[Path]:
-    """Cramér–Rao bounds at the comparison points for every level and set size."""
+    """Cramér–Rao bounds at the comparison points for every level and set size.
+
+    With background (detector level) two bounds per point: the background fraction a free
+    nuisance (``sigma_fraction_free``, the likelihood fit's situation; also ``sigma``, as
+    before) and the fraction known (``sigma_fraction_fixed``, the situation of an estimator
+    trained on sets with a fixed background count).  Without background both are ``None``
+    and ``sigma`` is the one bound.
+    """
     cfg = ctx.cfg
     constants = model_constants(cfg.physics.constants)
     g = cfg.generate
@@ -174,22 +181,30 @@ def stage_crb(ctx: RunContext) -> list[Path]:
     rows = []
     for level in cfg.evaluate.levels:
         extra: dict[str, Any] = {}
+        with_background = False
         if level == "det":
             opts = detector_fit_options(cfg, ctx.run_dir)
             extra = {"acceptance": opts["acceptance"]}
             if "background" in opts:
-                # the fit frees the background fraction, so the bound treats it as a nuisance
+                with_background = True
                 extra.update(background=opts["background"],
-                             background_fraction=opts["background_fraction"],
-                             fraction_free=True)
+                             background_fraction=opts["background_fraction"])
         for t in cfg.evaluate.comparison_truths:
             at = generate_shifts(g, dc9=t)
             for n_events in _fit_sizes(ctx):
-                res = cramer_rao(n_events, at=at, params=("dc9",), q2_range=q2_window(g, constants),
-                                 constants=constants, **extra)
-                rows.append({"level": level, "truth": float(t), "events_per_set": n_events,
-                             "sigma": float(res.sigma["dc9"]), "method": res.method,
-                             "fisher_per_event": float(res.fisher[0][0])})
+                kw = dict(at=at, params=("dc9",), q2_range=q2_window(g, constants),
+                          constants=constants, **extra)
+                res = cramer_rao(n_events, fraction_free=with_background, **kw)
+                row = {"level": level, "truth": float(t), "events_per_set": n_events,
+                       "sigma": float(res.sigma["dc9"]), "method": res.method,
+                       "fisher_per_event": float(res.fisher[0][0]),
+                       "sigma_fraction_free": None, "sigma_fraction_fixed": None}
+                if with_background:
+                    fixed = cramer_rao(n_events, fraction_free=False, **kw)
+                    row.update(sigma_fraction_free=row["sigma"],
+                               sigma_fraction_fixed=float(fixed.sigma["dc9"]),
+                               background_fraction=float(extra["background_fraction"]))
+                rows.append(row)
     out = ctx.path("crb", "crb.json")
     write_json(out, {"bounds": rows})
     return [out]

@@ -53,3 +53,33 @@ def test_all_figures(tmp_path, ensemble):
         written = plots.save_figure(fig, tmp_path / f"fig{i}")
         assert [p.suffix for p in written] == [".png", ".pdf"]
         assert all(p.stat().st_size > 1000 for p in written)
+
+
+def test_sigma_over_crb_draws_corrected_ratio_with_errors():
+    rows = [
+        {"method": "fit", "truth": 0.0, "events_per_set": 400, "sigma_over_crb": 1.0,
+         "corrected_over_crb": 1.02, "corrected_over_crb_err": 0.05, "headline": True},
+        {"method": "net", "truth": 0.0, "events_per_set": 400, "sigma_over_crb": 0.4,
+         "corrected_over_crb": 1.9, "corrected_over_crb_err": 0.2, "headline": False},
+        {"method": "old", "truth": 0.0, "events_per_set": 400, "sigma_over_crb": 1.3},
+    ]
+    fig = plots.plot_sigma_over_crb(rows)
+    ax = fig.axes[0]
+    bars = sorted(ax.patches, key=lambda p: p.get_x())
+    heights = [b.get_height() for b in bars]
+    # methods sorted: fit, net, old; old rows fall back to the raw ratio
+    assert heights == pytest.approx([1.02, 1.9, 1.3])
+    assert bars[1].get_hatch() == "//"
+    assert bars[0].get_hatch() is None
+    from matplotlib.container import ErrorbarContainer
+
+    spans = sorted(float(np.ptp(c.lines[2][0].get_segments()[0][:, 1]))
+                   for c in ax.containers if isinstance(c, ErrorbarContainer))
+    assert spans == pytest.approx([0.0, 0.1, 0.4])  # 2 × the errors (none for the old row)
+    assert "slope" in ax.get_ylabel()
+
+
+def test_linearity_draws_fitted_slope(ensemble):
+    fig = plots.plot_linearity([ensemble])
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any(f"slope {ensemble.linearity.slope:.3f} ±" in lab for lab in labels)
