@@ -258,6 +258,19 @@ def test_same_seed_identical_for_any_thread_count():
         np.testing.assert_array_equal(one[name], three[name])
 
 
+@pytest.mark.parametrize("line_shape", ["narrow", "relbw"])
+def test_iter_sample_events_pieces_concatenate_to_sample_events(line_shape):
+    kw = {"seed": 6, "chunk_size": 2000, "line_shape": line_shape, "flavour": "both"}
+    whole = S.sample_events(9_000, threads=2, **kw)
+    done = []
+    pieces = list(S.iter_sample_events(9_000, threads=2, **kw))
+    assert [len(p["q2"]) for p in pieces] == [2000, 2000, 2000, 2000, 1000]
+    S.sample_events(9_000, threads=2, progress=done.append, **kw)
+    assert done == [2000, 4000, 6000, 8000, 9000]
+    for name in whole:
+        np.testing.assert_array_equal(np.concatenate([p[name] for p in pieces]), whole[name])
+
+
 def test_chunks_are_keyed_streams():
     # chunk c uses child c of the root: a shorter run with the same chunk size is a prefix
     long = S.sample_events(10_000, seed=8, chunk_size=2500, threads=2)
