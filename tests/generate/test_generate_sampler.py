@@ -145,6 +145,17 @@ def test_angular_bound_numba_equals_numpy():
     np.testing.assert_allclose(S._angular_bound_fast(jj), S._angular_bound(jj), rtol=1e-12)
 
 
+def test_angular_bound_on_threads_equals_one_thread(monkeypatch):
+    from hepc9.generate import tables
+
+    jj = np.random.default_rng(7).normal(size=(12, 3001))
+    monkeypatch.setattr(tables, "_BOUND_NODES_PER_THREAD", 10**9)
+    one = S._angular_bound_fast(jj)
+    monkeypatch.setattr(tables, "_BOUND_NODES_PER_THREAD", 1000)
+    monkeypatch.setattr(tables, "resolve_threads", lambda threads: 3)
+    np.testing.assert_array_equal(S._angular_bound_fast(jj), one)
+
+
 def test_tables_of_other_shifts_start_from_the_seed_grid():
     base = S.Q2Table(grid_points=512)
     other = S.Q2Table(WilsonShifts(dc9=-2.0, c10p=0.8), grid_points=512)
