@@ -15,6 +15,7 @@ import platform
 import time
 
 import numpy as np
+from machine import machine_line
 from numba import get_num_threads, set_num_threads
 
 from hepc9.datasets.voxelize import TWO_PI, ImageSpec, voxelize_batch, voxelize_boost
@@ -107,7 +108,18 @@ def main() -> None:
             cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
     except (OSError, StopIteration):
         pass
+    # same-run ratios to the reference (boost-histogram Mean storage, the bit-identical twin)
+    rate = {name: ev_s for name, ev_s, _ in rows}
+    bh24 = rate["boost-histogram Mean storage, 24k-event 50³ images"]
+    bh1m = rate["boost-histogram Mean storage, 1M-event 50³ image"]
+    ratio_lines = [
+        f"- ratio numba / boost-histogram, 24k-event images, {th} thread(s): "
+        f"{rate[f'numba, 24k-event 50³ images, {th} thread(s)'] / bh24:.2f}×; 1M-event images: "
+        f"{rate[f'numba, 1M-event 50³ images, {th} thread(s)'] / bh1m:.2f}×"
+        for th in sorted({1, args.threads})
+    ]
     lines = [
+        f"- machine: {machine_line()}",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu}; cores visible: {os.cpu_count()}; numba threads: {args.threads}",
         f"- python {platform.python_version()}; command: `python benchmarks/bench_datasets.py "
@@ -120,6 +132,7 @@ def main() -> None:
         f"| {name} | {ev_s / 1e6:.1f} M | {img_s:.1f} | {ev_s * wall_over_cpu / 1e6:.1f} M |"
         for (name, ev_s, img_s), wall_over_cpu in zip(rows, ratios, strict=True)
     ]
+    lines += ["", *ratio_lines]
     text = "\n".join(lines)
     print(text)
     if args.output:

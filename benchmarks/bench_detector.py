@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from machine import cpu_model
+from machine import cpu_model, machine_line
 from scipy.spatial.transform import Rotation
 
 from hepc9 import kinematics
-from hepc9.background import generate_background
+from hepc9.background import generate_background, shapes
 from hepc9.config import BackgroundConfig, DetectorConfig
 from hepc9.detector import simulate_detector
 from hepc9.physics.constants import SEED_MODEL as C
@@ -91,17 +91,35 @@ def main() -> int:
         rows.append((f"simulate_detector, engine={engine}", rate))
     bcfg = BackgroundConfig()
     generate_background(1000, config=bcfg, beam=kinematics.BELLE2, rng=np.random.default_rng(0))
-    rate = best_rate(
-        lambda: generate_background(n, config=bcfg, beam=kinematics.BELLE2,
-                                    rng=np.random.default_rng(4)),
-        n, args.repeat,
-    )
-    rows.append(("generate_background", rate))
+
+    def background() -> dict:
+        return generate_background(n, config=bcfg, beam=kinematics.BELLE2,
+                                   rng=np.random.default_rng(4))
+
+    rows.append(("generate_background", best_rate(background, n, args.repeat)))
+    # reference: the same sampler with numpy.interp in the inverse CDFs (bit-identical)
+    fast_interp = shapes.interp
+    shapes.interp = np.interp
+    try:
+        rows.append(("generate_background, numpy.interp reference",
+                     best_rate(background, n, args.repeat)))
+    finally:
+        shapes.interp = fast_interp
+    rate_of = dict(rows)
+    det = rate_of["simulate_detector, engine=numba"][0]
+    det_ref = rate_of["simulate_detector, engine=numpy"][0]
+    bkg = rate_of["generate_background"][0]
+    bkg_ref = rate_of["generate_background, numpy.interp reference"][0]
+    ratios = [
+        f"- ratio simulate_detector numba / numpy twin (wall): {det / det_ref:.2f}×",
+        f"- ratio generate_background / numpy.interp reference (wall): {bkg / bkg_ref:.2f}×",
+    ]
 
     lines = [f"{name:<40s} {rate / 1e6:8.2f} M events/s (wall), {cpu / 1e6:6.2f} M events per "
              "CPU-second" for name, (rate, cpu) in rows]
     print(f"events {n}, detector efficiency {kept:.3f}, numba threads {numba.get_num_threads()}")
     print("\n".join(lines))
+    print("\n".join(ratios))
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     text = [
@@ -118,6 +136,10 @@ def main() -> int:
         "| path | M events/s (wall clock) | M events per CPU-second |",
         "| --- | ---: | ---: |",
         *(f"| {name} | {rate / 1e6:.2f} | {cpu / 1e6:.2f} |" for name, (rate, cpu) in rows),
+        "",
+        *ratios,
+        "",
+        f"- machine: {machine_line()}",
         "",
     ]
     if args.note:

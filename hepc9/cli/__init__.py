@@ -95,6 +95,20 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.propagate = False
 
 
+def _skip_numba_extension_entry_points() -> None:
+    """Do not load third-party numba extensions (``vector``, ``awkward``) at the first JIT call.
+
+    hepc9's kernels use none of them, and loading them (sympy included) costs about 1.5 s of
+    every command that runs a numba kernel.  Only the command line does this; a program that
+    imports hepc9 keeps numba's default.
+    """
+    try:
+        from numba.core import entrypoints
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    entrypoints._already_initialized = True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -114,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help/--version
         return int(exc.code or 0)
     _setup_logging(args.verbose, args.quiet)
+    _skip_numba_extension_entry_points()
     warnings.simplefilter("default", category=UserWarning)
     try:
         return int(args.func(args))

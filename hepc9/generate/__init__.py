@@ -3,7 +3,7 @@
 ===============  ============================================================================
 module           job
 ===============  ============================================================================
-``sampler``      :func:`sample_events`: the fast sampler (chunks, seeds, threads)
+``sampler``      :func:`sample_events`, :func:`iter_sample_events`: the fast sampler
 ``tables``       q² interpolation table :class:`Q2Table` (adaptive grid, error bounds, cache)
 ``mass_table``   (m(Kπ), q²) table :class:`MassQ2Table` of the ``relbw`` line shape
 ``mapping``      normalised-q² map, piecewise-linear CDFs, the convex angular bound
@@ -28,6 +28,7 @@ from hepc9.generate.sampler import (
     LINE_SHAPES,
     MassQ2Table,
     Q2Table,
+    iter_sample_events,
     lab_four_vectors,
     relbw_line_shape,
     relbw_mass_range,
@@ -41,6 +42,7 @@ __all__ = [
     "LINE_SHAPES",
     "MassQ2Table",
     "Q2Table",
+    "iter_sample_events",
     "lab_four_vectors",
     "relbw_line_shape",
     "relbw_mass_range",

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,7 @@ __all__ = [
     "LINE_SHAPES",
     "MassQ2Table",
     "Q2Table",
+    "iter_sample_events",
     "lab_four_vectors",
     "relbw_line_shape",
     "relbw_mass_range",
@@ -147,7 +148,8 @@ def sample_events(
     grid_points : int, optional
         q² grid points of the narrow-K* table (:class:`Q2Table`).
     progress : callable, optional
-        Called as ``progress(n_done)`` after each finished chunk (from the calling thread).
+        Called as ``progress(n_done)`` (from the calling thread) each time the run of
+        finished leading chunks grows.
 
     Returns
     -------
@@ -160,20 +162,73 @@ def sample_events(
     DataError
         For n ≤ 0, non-finite shifts, a window outside the kinematic limits or unknown options.
     """
+    out: dict[str, np.ndarray] = {}
+    for done in _sample_into(
+        out, n, seed=seed, shifts=shifts, constants=constants, q2_range=q2_range,
+        flavour=flavour, line_shape=line_shape, chunk_size=chunk_size, threads=threads,
+        grid_points=grid_points,
+    ):  # fmt: skip
+        if progress is not None:
+            progress(done)
+    return out
+
+
+def iter_sample_events(n: int, **options: Any) -> Iterator[dict[str, np.ndarray]]:
+    """Yield the events of :func:`sample_events` in order, chunk by chunk, as they finish.
+
+    The concatenation of the yielded pieces is bit-identical to ``sample_events(n,
+    **options)``; a piece is yielded as soon as it and every earlier chunk are drawn, while
+    the worker threads go on with the later chunks (so that a consumer, e.g. a file writer,
+    overlaps with the sampling).
+
+    Parameters
+    ----------
+    n : int
+        Number of events (≥ 1).
+    **options
+        Keyword arguments of :func:`sample_events` except ``progress``.
+
+    Yields
+    ------
+    dict of str to ndarray
+        The columns of :func:`sample_events` for the next events (views, not copies).
+    """
+    out: dict[str, np.ndarray] = {}
+    start = 0
+    for done in _sample_into(out, n, **options):
+        yield {k: v[start:done] for k, v in out.items()}
+        start = done
+
+
+def _sample_into(
+    out: dict[str, np.ndarray],
+    n: int,
+    *,
+    seed: int | np.random.SeedSequence,
+    shifts: WilsonShifts | Mapping[str, float] = WilsonShifts(),  # noqa: B008 - immutable
+    constants: ModelConstants = SEED_MODEL,
+    q2_range: tuple[float, float] | None = None,
+    flavour: str = "b0",
+    line_shape: str = "narrow",
+    chunk_size: int = 262144,
+    threads: int = 0,
+    grid_points: int = 4096,
+) -> Iterator[int]:
+    """Fill ``out`` with the columns of :func:`sample_events`; yield the finished prefix."""
     n, shifts, flavour, line_shape = _check_common(n, shifts, flavour, line_shape)
     chunk_size = _check_int(chunk_size, "chunk_size", minimum=1)
     threads = resolve_threads(threads)
     root = _root_sequence(seed)
     mode = _FLAVOUR_CODE[flavour]
 
-    out = {
+    out.update({
         "q2": np.empty(n),
         "costheta_l": np.empty(n),
         "costheta_k": np.empty(n),
         "chi": np.empty(n),
         "mkpi": np.empty(n),
         "flavour": np.empty(n, dtype=np.int8),
-    }
+    })
     if line_shape == "narrow":
         window = _check_window(q2_range, constants)
         table = _q2_table(shifts, constants, window, _check_int(grid_points, "grid_points", 16))
@@ -200,40 +255,38 @@ def sample_events(
                 out["mkpi"][sl], out["flavour"][sl],
             )  # fmt: skip
 
-    _run_chunks(run, n, chunk_size=chunk_size, threads=threads, root=root, progress=progress)
-    return out
+    yield from _iter_chunks(run, n, chunk_size=chunk_size, threads=threads, root=root)
 
 
-def _run_chunks(
+def _iter_chunks(
     run: Callable[[np.random.Generator, slice], None],
     n: int,
     *,
     chunk_size: int,
     threads: int,
     root: np.random.SeedSequence,
-    progress: Callable[[int], Any] | None,
-) -> None:
-    """Run ``run(gen_c, slice_c)`` for every chunk, on ``threads`` threads."""
+) -> Iterator[int]:
+    """Run ``run(gen_c, slice_c)`` for every chunk on ``threads`` threads.
+
+    Yields the number of leading events finished (chunks 0..c all done) each time it grows,
+    so that a consumer may use ``out[:done]`` while later chunks are still being drawn.
+    """
     n_chunks = -(-n // chunk_size)
     children = child_sequences(root, n_chunks)
     slices = [slice(c * chunk_size, min(n, (c + 1) * chunk_size)) for c in range(n_chunks)]
     gens = [np.random.Generator(np.random.PCG64(ss)) for ss in children]
     logger.debug("sampling %d events in %d chunks on %d threads", n, n_chunks, threads)
-    done = 0
     if threads == 1 or n_chunks == 1:
         for gen, sl in zip(gens, slices, strict=True):
             run(gen, sl)
-            done += sl.stop - sl.start
-            if progress is not None:
-                progress(done)
+            yield sl.stop
         return
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(threads, n_chunks)) as pool:
-        futures = {
-            pool.submit(run, gen, sl): sl.stop - sl.start
-            for gen, sl in zip(gens, slices, strict=True)
-        }
-        for fut in concurrent.futures.as_completed(futures):
-            fut.result()
-            done += futures[fut]
-            if progress is not None:
-                progress(done)
+        futures = [pool.submit(run, gen, sl) for gen, sl in zip(gens, slices, strict=True)]
+        try:
+            for fut, sl in zip(futures, slices, strict=True):
+                fut.result()
+                yield sl.stop
+        finally:
+            for fut in futures:
+                fut.cancel()

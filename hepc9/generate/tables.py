@@ -11,7 +11,9 @@ local rate at every interval midpoint (module docstring of :mod:`hepc9.generate.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import itertools
 import logging
 import math
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
-from hepc9.generate.checks import _as_shifts, _check_int, _check_window
+from hepc9.generate.checks import _as_shifts, _check_int, _check_window, resolve_threads
 from hepc9.generate.kernels import _angular_bound_kernel
 from hepc9.generate.mapping import (
     _NINE_32PI,
@@ -84,11 +86,32 @@ def _exact_angular_functions(ctl: np.ndarray, ctk: np.ndarray, chi: np.ndarray) 
     return np.asarray(angular_functions(ctl, ctk, chi), dtype=np.float64)
 
 
+#: Nodes per thread below which :func:`_angular_bound_fast` stays on the calling thread.
+_BOUND_NODES_PER_THREAD = 20_000
+
+
 def _angular_bound_fast(j: np.ndarray) -> np.ndarray:
-    """:func:`_angular_bound` computed by the numba kernel :func:`_angular_bound_kernel`."""
+    """:func:`_angular_bound` computed by the numba kernel :func:`_angular_bound_kernel`.
+
+    Large tables are split into contiguous node ranges on the sampler's threads (the kernel
+    releases the GIL; every node is computed alone, so the result does not depend on it).
+    """
     jt = np.ascontiguousarray(np.asarray(j, dtype=np.float64).T)
     out = np.empty(jt.shape[0])
-    _angular_bound_kernel(jt, *_bound_cells(), out)
+    cells = _bound_cells()
+    n = jt.shape[0]
+    parts = min(resolve_threads(0), n // _BOUND_NODES_PER_THREAD)
+    if parts <= 1:
+        _angular_bound_kernel(jt, *cells, out)
+        return out
+    edges = [n * p // parts for p in range(parts + 1)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parts) as pool:
+        futures = [
+            pool.submit(_angular_bound_kernel, jt[a:b], *cells, out[a:b])
+            for a, b in itertools.pairwise(edges)
+        ]
+        for fut in futures:
+            fut.result()
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,11 +15,17 @@ import numpy as np
 
 from hepc9.config import Config
 from hepc9.errors import Hepc9Error, OutputExistsError
-from hepc9.generate import lab_four_vectors
+from hepc9.generate import iter_sample_events, lab_four_vectors
 from hepc9.seeding import seed_sequence, spawn_key
 from hepc9.simulation import SampleInputs
 
-__all__ = ["check_output_path", "generate_file", "generator_inputs", "iter_generated_blocks"]
+__all__ = [
+    "check_output_path",
+    "generate_file",
+    "generator_inputs",
+    "iter_generated_blocks",
+    "prefetched",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +86,14 @@ def generator_inputs(cfg: Config) -> dict[str, Any]:
 def iter_generated_blocks(
     cfg: Config, *, n_events: int | None = None, stream: tuple[int, ...] = ()
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Yield the generated events block by block (bounded memory).
+    """Yield the generated events in order, piece by piece (bounded memory).
+
+    Block ``b`` of ``chunk_size · CHUNKS_PER_BLOCK`` events draws from the stream
+    ``seed_sequence(seed, "generate", *stream, b)``.  Without four-vectors a block is yielded
+    chunk by chunk as the sampler threads finish them (:func:`hepc9.generate.iter_sample_events`),
+    so that the consumer overlaps with the sampling; with four-vectors a block is yielded
+    whole (its lab-frame boost draws from one generator per block).  The concatenation of the
+    pieces does not depend on this.
 
     Parameters
     ----------
@@ -93,7 +108,7 @@ def iter_generated_blocks(
     Yields
     ------
     dict of str to numpy.ndarray
-        Native event columns of one block (plus lab four-vectors when configured).
+        Native event columns of consecutive events (plus lab four-vectors when configured).
     """
     g = cfg.generate
     sample = SampleInputs.from_config(cfg)
@@ -103,13 +118,73 @@ def iter_generated_blocks(
     for b in range(n_blocks):
         n = min(block, n_total - b * block)
         ss = seed_sequence(cfg.seed, "generate", *stream, b)
+        if not g.four_vectors:
+            yield from iter_sample_events(n, seed=ss, **sample.sample_kwargs())
+            continue
         events = sample.sample(n, ss)
-        if g.four_vectors:
-            four_rng = np.random.Generator(
-                np.random.PCG64(seed_sequence(cfg.seed, "generate", *stream, b, 1 << 20))
-            )
-            events.update(lab_four_vectors(events, rng=four_rng, constants=sample.constants))
+        four_rng = np.random.Generator(
+            np.random.PCG64(seed_sequence(cfg.seed, "generate", *stream, b, 1 << 20))
+        )
+        events.update(lab_four_vectors(events, rng=four_rng, constants=sample.constants))
         yield events
+
+
+def prefetched(items: Iterator[Any], *, alive: int = 2) -> Iterator[Any]:
+    """Yield the items of ``items``, computing the next ones in a background thread.
+
+    The producer thread runs ``items`` while the caller consumes the current item, so that
+    sampling (numba, GIL released) overlaps with writing (compression releases the GIL).  At
+    most ``alive`` items exist at a time: the producer starts item k + ``alive`` only after
+    the caller asked for item k + 1.  The items and their order are those of ``items``;
+    an exception of the producer is raised in the caller, and a caller that stops early
+    stops the producer.
+
+    Parameters
+    ----------
+    items : iterator
+        Source of the items (run in the background thread).
+    alive : int
+        Largest number of items produced but not yet released by the caller (≥ 1).
+
+    Yields
+    ------
+    object
+        The items of ``items`` in order.
+    """
+    slots = threading.Semaphore(max(1, int(alive)))
+    handoff: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            while True:
+                slots.acquire()
+                if stop.is_set():
+                    return
+                item = next(items, done)
+                handoff.put((True, item))
+                if item is done:
+                    return
+        except BaseException as err:  # re-raised in the caller
+            handoff.put((False, err))
+
+    worker = threading.Thread(target=produce, name="hepc9-generate-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = handoff.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+            del item
+            slots.release()
+    finally:
+        stop.set()
+        slots.release()
+        worker.join()
 
 
 def generate_file(
@@ -164,7 +239,7 @@ def generate_file(
 
     def blocks() -> Iterator[dict[str, np.ndarray]]:
         nonlocal done
-        for events in iter_generated_blocks(cfg, stream=stream):
+        for events in prefetched(iter_generated_blocks(cfg, stream=stream)):
             done += len(events["q2"])
             yield events
             if progress is not None:

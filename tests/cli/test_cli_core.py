@@ -654,3 +654,13 @@ def test_done_when_generated_file_reproduces_the_model(tmp_path):
             pulls[(want["q2_min"], want["q2_max"], name)] = (got[name] - want[name]) / err
     bad = {key: round(p, 2) for key, p in pulls.items() if abs(p) > 4.0}
     assert not bad, f"pulls beyond 4σ: {bad}"
+
+
+def test_cli_skips_numba_extension_entry_points(monkeypatch):
+    from numba.core import entrypoints
+
+    from hepc9.cli import _skip_numba_extension_entry_points
+
+    monkeypatch.setattr(entrypoints, "_already_initialized", False)
+    _skip_numba_extension_entry_points()
+    assert entrypoints._already_initialized  # vector/awkward extensions are not loaded

@@ -173,6 +173,26 @@ def test_edges_chi_periodic_and_closed_cosines():
     np.testing.assert_array_equal(img[0], voxelize_boost(ev, spec))
 
 
+@pytest.mark.parametrize("bins", [(50, 50, 50), (7, 13, 33), (3, 1, 97)])
+def test_division_free_bins_equal_boost_at_every_edge(bins):
+    # the numba kernel bins without a division and falls back to boost-histogram's rule
+    # near edges: values at, just below and just above every bin edge (χ's width 2π is not
+    # a power of two, so (x − lo)·n/width and ((x − lo)/width)·n differ in the last bits)
+    spec = ImageSpec(bins=bins, channels=("count", "q2_mean"))
+    rng = np.random.default_rng(sum(bins))
+    cols = []
+    for i in range(3):
+        edges = spec.edges(i)
+        near = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+                               edges + 1e-13, edges - 1e-13])
+        cols.append(rng.permutation(np.resize(near, 3000)))
+    ev = {"costheta_l": cols[0], "costheta_k": cols[1], "chi": cols[2],
+          "q2": rng.uniform(0.05, 19.2, 3000)}
+    np.testing.assert_array_equal(voxelize(ev, spec), voxelize_boost(ev, spec))
+    ref = _reference({k: v[:400] for k, v in ev.items()}, spec)
+    np.testing.assert_array_equal(voxelize({k: v[:400] for k, v in ev.items()}, spec), ref)
+
+
 def test_batch_matches_single_images_and_threads():
     rng = np.random.default_rng(3)
     spec = ImageSpec(bins=(6, 6, 6), channels=("q2_mean", "count", "occupancy"))

@@ -145,6 +145,17 @@ def test_angular_bound_numba_equals_numpy():
     np.testing.assert_allclose(S._angular_bound_fast(jj), S._angular_bound(jj), rtol=1e-12)
 
 
+def test_angular_bound_on_threads_equals_one_thread(monkeypatch):
+    from hepc9.generate import tables
+
+    jj = np.random.default_rng(7).normal(size=(12, 3001))
+    monkeypatch.setattr(tables, "_BOUND_NODES_PER_THREAD", 10**9)
+    one = S._angular_bound_fast(jj)
+    monkeypatch.setattr(tables, "_BOUND_NODES_PER_THREAD", 1000)
+    monkeypatch.setattr(tables, "resolve_threads", lambda threads: 3)
+    np.testing.assert_array_equal(S._angular_bound_fast(jj), one)
+
+
 def test_tables_of_other_shifts_start_from_the_seed_grid():
     base = S.Q2Table(grid_points=512)
     other = S.Q2Table(WilsonShifts(dc9=-2.0, c10p=0.8), grid_points=512)
@@ -256,6 +267,19 @@ def test_same_seed_identical_for_any_thread_count():
     for name in one:
         np.testing.assert_array_equal(one[name], two[name])
         np.testing.assert_array_equal(one[name], three[name])
+
+
+@pytest.mark.parametrize("line_shape", ["narrow", "relbw"])
+def test_iter_sample_events_pieces_concatenate_to_sample_events(line_shape):
+    kw = {"seed": 6, "chunk_size": 2000, "line_shape": line_shape, "flavour": "both"}
+    whole = S.sample_events(9_000, threads=2, **kw)
+    done = []
+    pieces = list(S.iter_sample_events(9_000, threads=2, **kw))
+    assert [len(p["q2"]) for p in pieces] == [2000, 2000, 2000, 2000, 1000]
+    S.sample_events(9_000, threads=2, progress=done.append, **kw)
+    assert done == [2000, 4000, 6000, 8000, 9000]
+    for name in whole:
+        np.testing.assert_array_equal(np.concatenate([p[name] for p in pieces]), whole[name])
 
 
 def test_chunks_are_keyed_streams():
