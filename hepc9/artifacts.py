@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "json_default",
     "package_versions",
     "read_json",
+    "sweep_stale_temporaries",
     "write_json",
     "write_text",
 ]
@@ -73,6 +75,100 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+_TMP_MARK = ".tmp"
+
+
+def _check_target(final: Path, overwrite: bool) -> Path:
+    """Return the path the atomic rename will replace, refusing what may not be replaced.
+
+    Symbolic links are written through: the link stays and its (regular-file) target is
+    replaced.  A dangling link, a folder, a FIFO, a socket or a device node is refused.
+    """
+    if final.is_symlink():
+        try:
+            target = final.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise DataError(
+                f"output {final} is a symbolic link to a missing file; remove the link or "
+                "give another path"
+            ) from None
+        if not overwrite:
+            raise OutputExistsError(
+                f"output {final} exists (a symbolic link to {target}); choose another path "
+                "or pass --overwrite to replace the file it points to"
+            )
+        final = target
+    try:
+        st = final.stat()
+    except FileNotFoundError:
+        return final
+    except OSError as err:
+        raise DataError(f"cannot inspect output {final} ({err.strerror or err})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"output path {final} is a folder; give a file name")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(
+            f"output {final} is not a regular file (a FIFO, socket or device); hepc9 only "
+            "replaces regular files, give another path"
+        )
+    if not overwrite:
+        raise OutputExistsError(
+            f"output {final} exists; choose another path or pass --overwrite to replace it"
+        )
+    return final
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def sweep_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that killed writers of ``path`` left in its folder.
+
+    A temporary of :func:`atomic_path` is named ``.<name>.<pid>.<random>.tmp[suffix]``; one
+    whose writer process no longer exists on this machine is removed.  Temporaries of live
+    writers (another process writing the same output now) are left alone.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The final output path whose stale temporaries to remove.
+
+    Returns
+    -------
+    list of Path
+        The removed files.
+    """
+    final = Path(path)
+    folder = final.parent if str(final.parent) else Path(".")
+    prefix = f".{final.name}."
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(prefix) or _TMP_MARK not in name[len(prefix):]:
+            continue
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(
     path: str | os.PathLike[str],
@@ -88,6 +184,12 @@ def atomic_path(
     (``os.replace``, atomic on one file system); on any exception the temporary file is
     removed and ``path`` is left as it was.
 
+    What may be replaced: only a regular file (with ``overwrite``).  A folder, a FIFO, a
+    socket or a device node is refused.  A symbolic link is written through: the link stays
+    and the regular file it points to is replaced atomically (a dangling link is refused).
+    Temporaries that killed writers left next to ``path`` are removed first
+    (:func:`sweep_stale_temporaries`).
+
     Parameters
     ----------
     path : str or path-like
@@ -98,9 +200,9 @@ def atomic_path(
     parents : bool
         Create missing parent folders instead of raising.
     keep_suffix : bool
-        End the temporary name with the suffix of ``path`` (``x.root`` → ``.x.root.<id>.tmp.root``)
-        for writers that look at the file extension (uproot, Keras); otherwise it ends in
-        ``.tmp``.
+        End the temporary name with the suffix of ``path`` (``x.root`` →
+        ``.x.root.<pid>.<id>.tmp.root``) for writers that look at the file extension (uproot,
+        Keras); otherwise it ends in ``.tmp``.
 
     Yields
     ------
@@ -112,16 +214,10 @@ def atomic_path(
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
     DataError
-        ``path`` is a folder, the folder does not exist (and ``parents`` is false), cannot be
-        created, or is not writable.
+        ``path`` is a folder or not a regular file, the folder does not exist (and
+        ``parents`` is false), cannot be created, or is not writable.
     """
-    final = Path(path)
-    if final.is_dir():
-        raise DataError(f"output path {final} is a folder; give a file name")
-    if final.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output {final} exists; choose another path or pass --overwrite to replace it"
-        )
+    final = _check_target(Path(path), overwrite)
     folder = final.parent if str(final.parent) else Path(".")
     if parents:
         try:
@@ -137,9 +233,11 @@ def atomic_path(
         raise DataError(
             f"cannot write to folder {folder}: it is not writable; choose a writable output path"
         )
-    suffix = ".tmp" + (final.suffix if keep_suffix else "")
+    sweep_stale_temporaries(final)
+    suffix = _TMP_MARK + (final.suffix if keep_suffix else "")
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=suffix,
+                                        dir=folder)
     except OSError as err:
         raise DataError(
             f"cannot write to folder {folder} ({err.strerror or err}); choose a writable "
@@ -149,14 +247,17 @@ def atomic_path(
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if final.exists() and not overwrite:
-            raise OutputExistsError(
-                f"output {final} appeared while it was being written; choose another path "
-                "or pass --overwrite"
-            )
+        _check_target(final, overwrite)
         # mkstemp creates 0600 files; outputs get the usual rw-r--r--
         os.chmod(tmp, 0o644)
         os.replace(tmp, final)
+    except OutputExistsError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OutputExistsError(
+            f"output {final} appeared while it was being written; choose another path or "
+            "pass --overwrite"
+        ) from err
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -198,6 +299,12 @@ def read_json(path: str | Path) -> Any:
         return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise Hepc9Error(f"{p} does not exist") from None
+    except UnicodeDecodeError as err:
+        raise Hepc9Error(f"{p} is not UTF-8 JSON text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise Hepc9Error(
+            f"cannot read {p} ({err.strerror or err}); check its permissions"
+        ) from None
     except json.JSONDecodeError as err:
         raise Hepc9Error(f"{p} is not valid JSON ({err.msg} at line {err.lineno})") from err
 
@@ -247,6 +354,14 @@ class Manifest:
         }
         if self.path.exists():
             old = read_json(self.path)
+            if not isinstance(old, dict) or old.get("format") != "hepc9-run":
+                raise DataError(
+                    f"{self.path} is not a hepc9 run manifest (a JSON "
+                    f"{type(old).__name__}); give another run folder or remove the file"
+                )
+            if not isinstance(old.get("stages", {}), dict):
+                raise DataError(f"{self.path} has a damaged 'stages' record; remove the file "
+                                "to start the run anew")
             if old.get("config") == self.data["config"]:
                 self.data["stages"] = old.get("stages", {})
                 self.data["streams"] = old.get("streams", [])
