@@ -101,6 +101,11 @@ def load_config(
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"configuration file {p} does not exist") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"configuration file {p} is not UTF-8 text ({err.reason} at byte {err.start}); "
+                "save it as UTF-8"
+            ) from None
         except OSError as err:
             raise ConfigError(f"cannot read configuration file {p}: {err.strerror}") from err
         try:
