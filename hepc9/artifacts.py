@@ -27,7 +27,10 @@ __all__ = [
     "Manifest",
     "atomic_path",
     "file_digest",
+    "folder_digest",
+    "folder_lock",
     "json_default",
+    "output_digest",
     "package_versions",
     "read_json",
     "sweep_stale_temporaries",
@@ -309,6 +312,76 @@ def read_json(path: str | Path) -> Any:
         raise Hepc9Error(f"{p} is not valid JSON ({err.msg} at line {err.lineno})") from err
 
 
+def folder_digest(path: str | Path) -> str:
+    """Return ``tree:sha256:<hex>`` over the names, sizes and bytes of every file in a folder.
+
+    Hidden entries (temporaries, names starting with a dot) are left out, so that an
+    interrupted writer's leftovers do not change the digest.
+    """
+    root = Path(path)
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(f for f in filenames if not f.startswith(".")):
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            h.update(f"{rel}\0{full.stat().st_size}\0".encode())
+            h.update(file_digest(full).encode())
+    return "tree:" + "sha256:" + h.hexdigest()
+
+
+def output_digest(path: str | Path) -> str:
+    """Return :func:`file_digest` of a file or :func:`folder_digest` of a folder."""
+    p = Path(path)
+    return folder_digest(p) if p.is_dir() else file_digest(p)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, *, what: str = "run") -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder`` (``.hepc9.lock`` with the holder's pid).
+
+    The lock is an ``fcntl.flock`` on the lock file, which the kernel releases when the
+    holder exits in any way (SIGKILL included): a lock file left by a dead process is
+    simply taken over.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to lock (it must exist).
+    what : str
+        What holds the lock, for the message (``"run"``).
+
+    Yields
+    ------
+    Path
+        The lock file.
+
+    Raises
+    ------
+    DataError
+        Another live process holds the lock.
+    """
+    import fcntl
+
+    lock = Path(folder) / ".hepc9.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise DataError(
+                f"{folder} is in use by another hepc9 {what} (pid {holder}); wait for it to "
+                "finish or choose another output folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield lock
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
 def file_digest(path: str | Path, *, chunk: int = 1 << 20) -> str:
     """Return ``sha256:<hex>`` of a file's bytes."""
     h = hashlib.sha256()
@@ -335,7 +408,9 @@ class Manifest:
     Stage records (``stages[name]``) hold the stage's input digest, its outputs with their
     digests, the wall time and a completion flag.  :meth:`is_complete` is how a rerun decides
     to skip a stage: the record must be complete, the input digest must match, and every
-    output must still exist with the recorded digest.
+    output must still exist with the recorded digest (files: sha256 of the bytes; folders:
+    :func:`folder_digest` of every file inside), so that a deleted or changed output (a
+    removed ``model.keras``) makes the stage run again.
     """
 
     def __init__(self, run_dir: str | Path, config: Mapping[str, Any], seed: int) -> None:
@@ -373,7 +448,12 @@ class Manifest:
             return False
         for rel, digest in rec.get("outputs", {}).items():
             p = self.run_dir / rel
-            if not p.exists() or (p.is_file() and file_digest(p) != digest):
+            if not p.exists():
+                return False
+            if digest == "dir":  # manifests before folder digests: the folder must hold files
+                if not p.is_dir() or not any(p.iterdir()):
+                    return False
+            elif output_digest(p) != digest:
                 return False
         return True
 
@@ -392,7 +472,7 @@ class Manifest:
             p = Path(out)
             rel = str(p.relative_to(self.run_dir)) if p.is_absolute() else str(p)
             full = self.run_dir / rel
-            digests[rel] = file_digest(full) if full.is_file() else "dir"
+            digests[rel] = output_digest(full)
         self.data["stages"][stage] = {
             "complete": True,
             "input_digest": input_digest,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from hepc9 import __version__
-from hepc9.artifacts import Manifest, read_json
+from hepc9.artifacts import Manifest, folder_lock, read_json
 from hepc9.config import Config
+from hepc9.errors import DataError
 from hepc9.models import check_method_names, model_names
 from hepc9.pipeline.evaluation import stage_evaluate
 from hepc9.pipeline.report import stage_plots, stage_report
@@ -177,7 +179,28 @@ def run_study(
     # [evaluate] methods name the fit or registered estimators; checked before any work
     check_method_names(cfg.evaluate.methods, origin=f"the configuration '{cfg.name}'")
     run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
+    if run.exists() and not run.is_dir():
+        raise DataError(f"run folder {run} is an existing file; choose a folder for --output")
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create run folder {run} ({err.strerror or err}); choose a "
+                        "writable --output") from None
+    if not os.access(run, os.W_OK):
+        raise DataError(f"run folder {run} is not writable; choose a writable --output")
+    with folder_lock(run, what="run"):
+        return _run_locked(cfg, run, show_progress=show_progress, stages=stages,
+                           on_stage=on_stage)
+
+
+def _run_locked(
+    cfg: Config,
+    run: Path,
+    *,
+    show_progress: bool | None,
+    stages: tuple[str, ...] | None,
+    on_stage: Callable[[str, str], None] | None,
+) -> dict[str, Any]:
     manifest = Manifest(run, cfg.to_dict(), cfg.seed)
     manifest.data["config_digest"] = cfg.digest()
     manifest.save()
@@ -194,6 +217,10 @@ def run_study(
             if on_stage:
                 on_stage(stage, "skip")
             continue
+        old = manifest.data["stages"].get(stage, {})
+        if old.get("complete") and old.get("input_digest") == digest:
+            log.warning("stage %s: its recorded outputs are missing or changed; running it "
+                        "again", stage)
         if on_stage:
             on_stage(stage, "run")
         start = time.perf_counter()
@@ -206,4 +233,3 @@ def run_study(
             on_stage(stage, "done")
     summary_path = run / "summary.json"
     return read_json(summary_path) if summary_path.exists() else {}
-

@@ -38,7 +38,8 @@ def test_fifo_is_refused_even_with_overwrite(tmp_path, capsys):
     os.mkfifo(fifo)
     assert _gen(fifo, "--overwrite") == 1
     line = _one_line(capsys.readouterr().err)
-    assert "not a regular file" in line and str(fifo) in line
+    assert "not a regular file" in line
+    assert str(fifo) in line
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # untouched
     assert sorted(os.listdir(tmp_path)) == ["pipe.root"]  # no temporary left
 
@@ -61,7 +62,8 @@ def test_symlink_is_written_through(tmp_path, capsys):
     assert _gen(link) == 1  # exists: needs --overwrite
     assert "exists" in _one_line(capsys.readouterr().err)
     assert _gen(link, "--overwrite", "--dc9", "-1") == 0
-    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert link.is_symlink()
+    assert link.resolve() == target.resolve()
     assert target.read_bytes() != before
 
 
@@ -95,7 +97,8 @@ def test_stale_temporaries_of_dead_writers_are_swept(tmp_path):
         p.write_bytes(b"partial")
     assert _gen(out) == 0
     assert not dead.exists()
-    assert live.exists() and other.exists()
+    assert live.exists()
+    assert other.exists()
     assert sweep_stale_temporaries(tmp_path / "other.root") in ([], [other])
 
 

@@ -1,0 +1,97 @@
+"""The run folder: lock against a second `run`, verified resumes, damaged manifests (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hepc9.artifacts import Manifest, folder_digest, folder_lock, write_json
+from hepc9.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "configs" / "smoke.toml"
+
+
+def _hepc9(*args, cwd, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "hepc9", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_second_run_on_a_locked_folder_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with folder_lock(run_dir):
+        out = _hepc9("run", str(SMOKE), "--output", str(run_dir), "--stages", "crb",
+                     cwd=tmp_path)
+    assert out.returncode == 1
+    line = _one_line(out.stderr)
+    assert "in use by another hepc9 run" in line
+    assert f"pid {os.getpid()}" in line
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    (tmp_path / ".hepc9.lock").write_text(f"{proc.pid}\n")
+    with folder_lock(tmp_path) as lock:
+        assert lock.read_text().strip() == str(os.getpid())
+    # a second holder in this process: flock on a new descriptor conflicts too
+    with folder_lock(tmp_path), pytest.raises(DataError, match="in use"), folder_lock(tmp_path):
+        pass
+
+
+@pytest.mark.parametrize("content", ["[]", '{"stages": []}', '"text"'])
+def test_manifest_that_is_not_a_manifest_is_one_line(tmp_path, content):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text(content)
+    out = _hepc9("run", str(SMOKE), "--output", str(run_dir), "--stages", "crb", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "manifest" in _one_line(out.stderr)
+
+
+def test_run_output_onto_a_file_is_one_line(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    out = _hepc9("run", str(SMOKE), "--output", str(target), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "existing file" in _one_line(out.stderr)
+
+
+def test_resume_rebuilds_a_stage_whose_folder_output_lost_a_file(tmp_path):
+    model = tmp_path / "models" / "m"
+    model.mkdir(parents=True)
+    (model / "model.keras").write_bytes(b"weights")
+    write_json(model / "model.json", {"model": "x"})
+    (model / ".model.keras.1.tmp").write_bytes(b"partial")  # hidden temporaries do not count
+    m = Manifest(tmp_path, {"seed": 1}, 1)
+    m.record("train", input_digest="d", outputs=[model], seconds=1.0)
+    record = json.loads((tmp_path / "manifest.json").read_text())["stages"]["train"]
+    assert record["outputs"]["models/m"] == folder_digest(model)
+    assert Manifest(tmp_path, {"seed": 1}, 1).is_complete("train", "d")
+    (model / "model.keras").unlink()
+    assert not Manifest(tmp_path, {"seed": 1}, 1).is_complete("train", "d")
+    (model / "model.keras").write_bytes(b"other weights")
+    assert not Manifest(tmp_path, {"seed": 1}, 1).is_complete("train", "d")
+
+
+def test_legacy_dir_records_need_a_non_empty_folder(tmp_path):
+    (tmp_path / "d").mkdir()
+    m = Manifest(tmp_path, {"seed": 1}, 1)
+    m.data["stages"]["s"] = {"complete": True, "input_digest": "x", "outputs": {"d": "dir"}}
+    assert not m.is_complete("s", "x")
+    (tmp_path / "d" / "f").write_text("1")
+    assert m.is_complete("s", "x")
