@@ -26,6 +26,7 @@ from hepc9.errors import DataError, Hepc9Error, OutputExistsError
 __all__ = [
     "Manifest",
     "atomic_path",
+    "check_target",
     "file_digest",
     "folder_digest",
     "folder_lock",
@@ -81,11 +82,30 @@ def package_versions() -> dict[str, str]:
 _TMP_MARK = ".tmp"
 
 
-def _check_target(final: Path, overwrite: bool) -> Path:
+def check_target(final: Path, overwrite: bool) -> Path:
     """Return the path the atomic rename will replace, refusing what may not be replaced.
 
     Symbolic links are written through: the link stays and its (regular-file) target is
     replaced.  A dangling link, a folder, a FIFO, a socket or a device node is refused.
+
+    Parameters
+    ----------
+    final : Path
+        The output path.
+    overwrite : bool
+        Whether an existing regular file may be replaced.
+
+    Returns
+    -------
+    Path
+        ``final``, or the target of the symbolic link ``final``.
+
+    Raises
+    ------
+    OutputExistsError
+        The file exists and ``overwrite`` is false.
+    DataError
+        ``final`` may not be replaced at all.
     """
     if final.is_symlink():
         try:
@@ -103,8 +123,8 @@ def _check_target(final: Path, overwrite: bool) -> Path:
         final = target
     try:
         st = final.stat()
-    except FileNotFoundError:
-        return final
+    except (FileNotFoundError, NotADirectoryError):
+        return final  # the folder checks that follow name the problem
     except OSError as err:
         raise DataError(f"cannot inspect output {final} ({err.strerror or err})") from None
     if stat.S_ISDIR(st.st_mode):
@@ -220,7 +240,7 @@ def atomic_path(
         ``path`` is a folder or not a regular file, the folder does not exist (and
         ``parents`` is false), cannot be created, or is not writable.
     """
-    final = _check_target(Path(path), overwrite)
+    final = check_target(Path(path), overwrite)
     folder = final.parent if str(final.parent) else Path(".")
     if parents:
         try:
@@ -250,7 +270,7 @@ def atomic_path(
     tmp = Path(tmp_name)
     try:
         yield tmp
-        _check_target(final, overwrite)
+        check_target(final, overwrite)
         # mkstemp creates 0600 files; outputs get the usual rw-r--r--
         os.chmod(tmp, 0o644)
         os.replace(tmp, final)

@@ -206,7 +206,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {summary['events']} {summary['level']}-level events to {summary['output']} "
               f"({summary['layout']}, tree '{summary['tree']}': {summary['rows_read']} rows read, "
-              f"{summary['rows_dropped']} dropped as non-finite)")
+              f"{summary['rows_dropped']} dropped as non-finite or impossible)")
     return 0
 
 

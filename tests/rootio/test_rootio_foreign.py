@@ -105,6 +105,11 @@ def basf2_file(path, n_events=200, seed=1, *, nan_rows=(), shuffle_events=False,
         if key.startswith(("K_p_", "pi_m_", "mu_p_", "mu_m_")) and not key.endswith("E"):
             # fake candidates: distort the reconstructed momenta
             det[key] = np.where(is_true, det[key], det[key] * rng.uniform(0.9, 1.1, n))
+    for prefix, mass in (("K_p_", 0.493677), ("pi_m_", 0.13957039), ("mu_p_", 0.1056584),
+                         ("mu_m_", 0.1056584)):
+        # fake candidates stay physical particles: energy from the distorted momentum
+        p2 = sum(det[prefix + c] ** 2 for c in ("px", "py", "pz"))
+        det[prefix + "E"] = np.where(is_true, det[prefix + "E"], np.sqrt(p2 + mass**2))
     for key in mc:
         mc[key] = np.where(is_true, mc[key], np.nan)
     det.update(mc)
