@@ -165,6 +165,11 @@ def get_tree(file: Any, name: str, path: str | os.PathLike[str]) -> Any:
     trees = list_trees(file)
     classes = {key.split(";")[0]: cls for key, cls in file.classnames().items()}
     cls = classes.get(name)
+    if cls is not None and "RNTuple" in cls:
+        raise SchemaError(
+            f"'{name}' in {path} is an RNTuple ({cls}), not a TTree; hepc9 reads TTrees: "
+            "write the ntuple as a TTree (uproot: file.mktree, ROOT: TTree) or convert it"
+        )
     if cls is None or not cls.startswith(_TREE_CLASSES):
         raise MissingBranchError(name, file=str(path), tree=None, available=trees, kind="tree")
     return file[name]
