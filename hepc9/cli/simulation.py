@@ -58,6 +58,8 @@ def add_simulate(sub: Any) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    if args.background is False and args.background_fraction is not None:
+        raise usage("--background-fraction has no effect with --no-background; drop one")
     cfg = load_cli_config(args)
     total = int(read_meta(args.input).get("n_events", 0))
     with progress_bar(total, desc="simulate", enabled=False if args.quiet else None) as update:

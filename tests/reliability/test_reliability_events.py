@@ -142,3 +142,31 @@ def test_resolved_duplicates_are_read_once(gen_file, tmp_path):
     twice = gen_file.parent / ".." / gen_file.parent.name / gen_file.name
     events, _ = load_events([str(gen_file), str(twice)])
     assert len(events["q2"]) == 3000
+
+
+def test_simulate_writes_all_outputs_or_none(gen_file, tmp_path, monkeypatch, capsys):
+    import hepc9.pipeline.simulate as sim
+
+    real = sim.write_events
+    det, sb = tmp_path / "det.root", tmp_path / "sb.root"
+
+    def failing(path, events, meta, **kw):
+        if meta.get("region") == "sideband":
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, events, meta, **kw)
+
+    monkeypatch.setattr(sim, "write_events", failing)
+    argv = ["simulate", str(gen_file), "--output", str(det), "--sideband-output", str(sb),
+            "--no-background"]
+    assert main(argv) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == []  # no det.root, no report, no temporaries
+    monkeypatch.setattr(sim, "write_events", real)
+    assert main(["-q", *argv]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["det.json", "det.root", "sb.root"]
+
+
+def test_no_background_with_a_fraction_is_a_usage_error(gen_file, tmp_path, capsys):
+    assert main(["simulate", str(gen_file), "--output", str(tmp_path / "d.root"),
+                 "--no-background", "--background-fraction", "0.3"]) == 2
+    assert "no effect" in capsys.readouterr().err
