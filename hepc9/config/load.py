@@ -112,6 +112,9 @@ def load_config(
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{p} is not valid TOML: {err}") from err
+    overrides = list(overrides)
+    if overrides:  # a bad value may come from a flag or --set, not from the file
+        origin = f"{origin} with the command-line values"
     for item in overrides:
         if isinstance(item, str):
             keys, value = parse_override(item)

@@ -200,3 +200,24 @@ def test_unreadable_input_and_read_only_folder(files, tmp_path):
     ro.chmod(0o555)
     _one_line(_hepc9("run", str(ROOT / "configs" / "smoke.toml"), "--output", str(ro / "r"),
                      cwd=tmp_path))
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["generate", "--events", "10", "--q2-min", "5", "--q2-max", "1", "--output", "x.root"],
+     "--q2-min 5 must be below --q2-max 1"),
+    (["observables", "--bins", "0,30"], "kinematic range"),
+    (["fit", "GEN", "--fix-background-fraction"], "--sideband"),
+    (["fit", "GEN", "--background-fraction-error", "0.1"], "--sideband"),
+    (["crb", "--fraction-free"], "--sideband"),
+])
+def test_flags_that_cannot_work_are_usage_errors(files, capsys, argv, needle):
+    argv = [str(files["gen"]) if a == "GEN" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert needle in err[0]
+
+
+def test_flag_values_are_not_blamed_on_the_defaults(capsys):
+    assert main(["config", "show", "--set", "scale.workers=-3"]) == 1
+    assert "with the command-line values" in capsys.readouterr().err
