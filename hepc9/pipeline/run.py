@@ -28,7 +28,8 @@ from typing import Any
 from hepc9 import __version__
 from hepc9.artifacts import Manifest, folder_lock, read_json
 from hepc9.config import Config
-from hepc9.errors import DataError
+from hepc9.datasets.labels import label_grid
+from hepc9.errors import ConfigError, DataError
 from hepc9.models import check_method_names, model_names
 from hepc9.pipeline.evaluation import stage_evaluate
 from hepc9.pipeline.report import stage_plots, stage_report
@@ -40,7 +41,7 @@ from hepc9.pipeline.stages import (
     stage_train,
 )
 
-__all__ = ["STAGES", "STAGE_ORDER", "RunContext", "Stage", "run_study"]
+__all__ = ["STAGES", "STAGE_ORDER", "RunContext", "Stage", "check_study", "run_study"]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,48 @@ def _stage_digest(ctx: RunContext, stage: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_study(cfg: Config) -> None:
+    """Refuse, before any work, a study that would fail (or mislead) at a late stage.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration.
+
+    Raises
+    ------
+    ConfigError
+        ``[evaluate] methods`` empty; with neural methods: a label grid of fewer than two
+        values, no training or validation items per label, or evaluation truths outside the
+        training labels (networks do not extrapolate).
+    """
+    where = f"the configuration '{cfg.name}'"
+    methods = cfg.evaluate.methods
+    if not methods:
+        raise ConfigError(f"[evaluate] methods in {where} is empty; choose from "
+                          f"fit, {', '.join(model_names())}")
+    if not [m for m in model_names() if m in methods]:
+        return
+    d = cfg.datasets
+    grid = label_grid(d.grid, d.labels)
+    if grid.size < 2:
+        raise ConfigError(f"[datasets] labels in {where} hold {grid.size} δC9 value; a neural "
+                          "estimator needs at least two training labels")
+    for key in ("train_per_label", "validation_per_label"):
+        if getattr(d, key) < 1:
+            raise ConfigError(f"[datasets] {key} = {getattr(d, key)} in {where} must be >= 1 "
+                              "when neural methods are evaluated")
+    lo, hi = float(grid.min()), float(grid.max())
+    for key in ("truths", "comparison_truths"):
+        outside = [t for t in getattr(cfg.evaluate, key) if not lo <= t <= hi]
+        if outside:
+            raise ConfigError(
+                f"[evaluate] {key} = {list(getattr(cfg.evaluate, key))} in {where}: {outside} "
+                f"lie outside the training labels [{lo:g}, {hi:g}]; widen [datasets] grid or "
+                "drop those truths"
+            )
+
+
 def run_study(
     cfg: Config,
     run_dir: str | Path,
@@ -178,6 +221,7 @@ def run_study(
     """
     # [evaluate] methods name the fit or registered estimators; checked before any work
     check_method_names(cfg.evaluate.methods, origin=f"the configuration '{cfg.name}'")
+    check_study(cfg)
     run = Path(run_dir)
     if run.exists() and not run.is_dir():
         raise DataError(f"run folder {run} is an existing file; choose a folder for --output")

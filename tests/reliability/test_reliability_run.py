@@ -95,3 +95,21 @@ def test_legacy_dir_records_need_a_non_empty_folder(tmp_path):
     assert not m.is_complete("s", "x")
     (tmp_path / "d" / "f").write_text("1")
     assert m.is_complete("s", "x")
+
+
+@pytest.mark.parametrize(("sets", "needle"), [
+    (["evaluate.methods=[]"], "methods"),
+    (["datasets.grid='custom'", "datasets.labels=[0.5]"], "at least two training labels"),
+    (["datasets.train_per_label=0"], "train_per_label = 0"),
+    (["evaluate.truths=[5.0]"], "outside the training labels"),
+])
+def test_study_that_would_fail_late_is_refused_before_any_work(tmp_path, capsys, sets, needle):
+    from hepc9.cli import main
+
+    run_dir = tmp_path / "run"
+    argv = ["run", str(SMOKE), "--output", str(run_dir)]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 1
+    assert needle in _one_line(capsys.readouterr().err)
+    assert not run_dir.exists()
