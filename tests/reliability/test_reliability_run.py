@@ -113,3 +113,26 @@ def test_study_that_would_fail_late_is_refused_before_any_work(tmp_path, capsys,
     assert main(argv) == 1
     assert needle in _one_line(capsys.readouterr().err)
     assert not run_dir.exists()
+
+
+def test_seen_flag_of_models_without_a_class_grid(tmp_path, monkeypatch):
+    """ResNet/Deep Sets keep no label grid in their info: a truth off the grid is unseen."""
+    pytest.importorskip("keras")
+    import numpy as np
+
+    import hepc9.pipeline.evaluation as ev
+    from hepc9.config import load_config
+    from hepc9.datasets.labels import split_labels
+    from hepc9.pipeline.run import RunContext
+
+    cfg = load_config(SMOKE, ["evaluate.sets_per_truth=2"])
+    monkeypatch.setattr(ev, "load_predictor",
+                        lambda folder: (None, {"labels": {"kind": "standardized"}}))
+    monkeypatch.setattr(ev, "build_inputs", lambda joined, info, events_per_set: (
+        np.zeros((len(joined["q2"]) // events_per_set, 1)), events_per_set))
+    monkeypatch.setattr(ev, "predict", lambda model, info, items: {"dc9": np.zeros(len(items))})
+    ctx = RunContext(cfg=cfg, run_dir=tmp_path, manifest=Manifest(tmp_path, cfg.to_dict(), 1))
+    grid = split_labels(cfg.datasets)["train"]
+    truths = [float(grid[0]), float(grid[0] + grid[1]) / 2]
+    out = ev._neural_ensembles(ctx, "resnet3d", "gen", 100, truths)
+    assert json.loads(out.read_text())["seen"] == [True, False]
