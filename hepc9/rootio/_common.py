@@ -83,8 +83,13 @@ def open_root(path: str | os.PathLike[str]) -> Iterator[Any]:
     size = p.stat().st_size
     if size == 0:
         raise DataError(f"{p} is empty (0 bytes); regenerate or re-copy the file")
-    with p.open("rb") as fh:
-        magic = fh.read(4)
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(4)
+    except PermissionError:
+        raise DataError(f"cannot read {p}: permission denied; check its permissions") from None
+    except OSError as err:
+        raise DataError(f"cannot read {p} ({err.strerror or err})") from None
     if magic != ROOT_MAGIC:
         raise SchemaError(
             f"{p} is not a ROOT file (it starts with {magic!r}, not {ROOT_MAGIC!r}); "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import stat
 
 import numpy as np
 import pytest
@@ -50,6 +51,8 @@ def _resume(cfg, data, out):
     history = json.loads((out / "history.json").read_text())["epochs"]
     assert [e["epoch"] for e in history] == [0, 1, 2, 3]
     assert (out / "model.keras").is_file()
+    for name in ("model.keras", "model.json", "history.json"):  # rw-r--r-- like every output
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
 
 
 def test_truncated_latest_checkpoint_falls_back_to_the_previous(tmp_path, caplog):

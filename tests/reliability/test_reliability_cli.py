@@ -221,3 +221,31 @@ def test_flags_that_cannot_work_are_usage_errors(files, capsys, argv, needle):
 def test_flag_values_are_not_blamed_on_the_defaults(capsys):
     assert main(["config", "show", "--set", "scale.workers=-3"]) == 1
     assert "with the command-line values" in capsys.readouterr().err
+
+
+def test_unreadable_input_as_any_user(files, capsys, monkeypatch):
+    real_open = Path.open
+
+    def denied(self, mode="r", *args, **kwargs):
+        if self.name == "gen.root" and "r" in mode:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    assert main(["info", str(files["gen"])]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"hepc9 info: error: cannot read {files['gen']}: permission denied; check "
+                   "its permissions"]
+
+
+def test_read_only_output_folder_as_any_user(tmp_path, capsys, monkeypatch):
+    import hepc9.pipeline.run as run_module
+
+    monkeypatch.setattr(run_module.os, "access", lambda path, mode: False)
+    assert main(["run", str(ROOT / "configs" / "smoke.toml"), "--output",
+                 str(tmp_path / "r")]) == 1
+    assert "not writable" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setattr(artifacts.os, "access", lambda path, mode: False)
+    assert main(["generate", "--events", "10", "--output", str(tmp_path / "g.root")]) == 1
+    assert "not writable" in capsys.readouterr().err
