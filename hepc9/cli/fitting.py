@@ -18,10 +18,10 @@ from hepc9.cli._options import (
     add_shift_options,
     load_cli_config,
     print_json,
-    usage,
 )
 from hepc9.cli._types import finite_float, fraction, free_list, positive_int, q2_range, scan_spec
 from hepc9.config.load import Override
+from hepc9.errors import DataError
 from hepc9.physics.constants import SHIFT_NAMES
 from hepc9.pipeline.fit import crb, fit_file
 
@@ -75,8 +75,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                                       ("--fix-background-fraction",
                                        args.fix_background_fraction)) if value is not None]
     if given and args.sideband is None:
-        raise usage(f"{', '.join(given)} describe the background, which needs its template: "
-                    "add --sideband SB.root")
+        raise DataError(f"{', '.join(given)} describe the background, which needs its "
+                        "template: add --sideband SB.root")
     values: list[Override] = [("fit.outside", "drop")] if args.drop_outside else []
     cfg = load_cli_config(args, values)
     result = fit_file(
@@ -119,7 +119,7 @@ def add_crb(sub: Any) -> None:
 
 def _cmd_crb(args: argparse.Namespace) -> int:
     if args.fraction_free and args.sideband is None:
-        raise usage("--fraction-free needs the background template: add --sideband SB.root")
+        raise DataError("--fraction-free needs the background template: add --sideband SB.root")
     cfg = load_cli_config(args)
     result = crb(
         config=cfg,

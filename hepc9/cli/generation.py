@@ -28,7 +28,7 @@ from hepc9.cli._options import (
 )
 from hepc9.cli._types import bins, finite_float, non_negative_int, positive_int
 from hepc9.config.load import Override
-from hepc9.errors import Hepc9Error
+from hepc9.errors import DataError, Hepc9Error
 from hepc9.physics.constants import SHIFT_NAMES, WilsonShifts, model_constants, q2_limits
 from hepc9.physics.observables import STANDARD_BINS, afb_zero_crossing, binned_observables
 from hepc9.pipeline.convert import convert_files
@@ -135,8 +135,8 @@ def _cmd_observables(args: argparse.Namespace) -> int:
     lo, hi = q2_limits(constants)
     for b_lo, b_hi in args.bins or ():
         if b_lo < lo * (1 - 1e-9) or b_hi > hi * (1 + 1e-9):
-            raise usage(f"--bins: the q² bin [{b_lo:g}, {b_hi:g}] GeV² leaves the kinematic "
-                        f"range [{lo:.4g}, {hi:.4g}] GeV²")
+            raise DataError(f"--bins: the q² bin [{b_lo:g}, {b_hi:g}] GeV² leaves the "
+                            f"kinematic range [{lo:.4g}, {hi:.4g}] GeV²; choose bins inside it")
     shifts = WilsonShifts(**{n: getattr(args, n) for n in SHIFT_NAMES})
     rows = binned_observables(args.bins or STANDARD_BINS, shifts=shifts, constants=constants)
     try:

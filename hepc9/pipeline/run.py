@@ -176,18 +176,19 @@ def check_study(cfg: Config) -> None:
     if grid.size < 2:
         raise ConfigError(f"[datasets] labels in {where} hold {grid.size} δC9 value; a neural "
                           "estimator needs at least two training labels")
-    for key in ("train_per_label", "validation_per_label"):
-        if getattr(d, key) < 1:
-            raise ConfigError(f"[datasets] {key} = {getattr(d, key)} in {where} must be >= 1 "
-                              "when neural methods are evaluated")
+    for key, count in (("train_per_label", d.train_per_label),
+                       ("validation_per_label", d.validation_per_label)):
+        if count < 1:
+            raise ConfigError(f"[datasets] {key} = {count} in {where} must be >= 1 when "
+                              "neural methods are evaluated")
     lo, hi = float(grid.min()), float(grid.max())
-    for key in ("truths", "comparison_truths"):
-        outside = [t for t in getattr(cfg.evaluate, key) if not lo <= t <= hi]
+    for key, values in (("truths", cfg.evaluate.truths),
+                        ("comparison_truths", cfg.evaluate.comparison_truths)):
+        outside = [t for t in values if not lo <= t <= hi]
         if outside:
             raise ConfigError(
-                f"[evaluate] {key} = {list(getattr(cfg.evaluate, key))} in {where}: {outside} "
-                f"lie outside the training labels [{lo:g}, {hi:g}]; widen [datasets] grid or "
-                "drop those truths"
+                f"[evaluate] {key} = {list(values)} in {where}: {outside} lie outside the "
+                f"training labels [{lo:g}, {hi:g}]; widen [datasets] grid or drop those truths"
             )
 
 
