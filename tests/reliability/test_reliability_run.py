@@ -136,3 +136,22 @@ def test_seen_flag_of_models_without_a_class_grid(tmp_path, monkeypatch):
     truths = [float(grid[0]), float(grid[0] + grid[1]) / 2]
     out = ev._neural_ensembles(ctx, "resnet3d", "gen", 100, truths)
     assert json.loads(out.read_text())["seen"] == [True, False]
+
+
+@pytest.mark.slow
+def test_deleted_model_keras_is_retrained_on_resume(tmp_path):
+    """End to end on the smoke study: a run resumes past a deleted ``model.keras``."""
+    run_dir = tmp_path / "run"
+    first = _hepc9("run", str(SMOKE), "--output", str(run_dir), "--stages",
+                   "samples,datasets,train", cwd=tmp_path, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    model = next((run_dir / "models").glob("deepsets_*")) / "model.keras"
+    model.unlink()
+    again = _hepc9("run", str(SMOKE), "--output", str(run_dir), "--stages",
+                   "samples,datasets,train", cwd=tmp_path, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "samples: skipping (complete)" in again.stdout
+    assert "datasets: skipping (complete)" in again.stdout
+    assert "train: running" in again.stdout
+    assert model.is_file()
+    assert "outputs are missing or changed" in again.stderr
