@@ -23,20 +23,22 @@ which flags reach the library as arguments and which as configuration overrides.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from hepc9 import __version__
+from hepc9.cli._failures import error_line
 from hepc9.cli._options import Parser
 from hepc9.cli.fitting import add_crb, add_fit
 from hepc9.cli.generation import add_convert, add_decfile, add_generate, add_info, add_observables
 from hepc9.cli.ml import add_predict, add_train
 from hepc9.cli.simulation import add_images, add_simulate
 from hepc9.cli.study import add_config, add_run
-from hepc9.errors import Hepc9Error
 
 __all__ = ["build_parser", "main"]
 
@@ -134,11 +136,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit as exc:  # usage errors found after parsing
         return int(exc.code or 0)
-    except Hepc9Error as err:
-        if args.debug:
-            raise
-        print(f"hepc9 {args.command}: error: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"hepc9 {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``hepc9 info f.root | head -1``): stop writing, one line
+        _silence_stdout()
+        if args.debug:
+            raise
+        print(f"hepc9 {args.command}: output pipe closed by the reader; stopped", file=sys.stderr)
+        return 1
+    except Exception as err:  # every failure becomes one line; --debug shows the traceback
+        if args.debug:
+            raise
+        print(f"hepc9 {args.command}: error: {error_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the exit-time flush of a closed pipe stays silent."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -13,9 +13,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hepc9.cli._options import add_config_options, add_shift_options, load_cli_config, print_json
+from hepc9.cli._options import (
+    add_config_options,
+    add_shift_options,
+    load_cli_config,
+    print_json,
+)
 from hepc9.cli._types import finite_float, fraction, free_list, positive_int, q2_range, scan_spec
 from hepc9.config.load import Override
+from hepc9.errors import DataError
 from hepc9.physics.constants import SHIFT_NAMES
 from hepc9.pipeline.fit import crb, fit_file
 
@@ -63,6 +69,14 @@ def add_fit(sub: Any) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    given = [flag for flag, value in (("--background-fraction", args.background_fraction),
+                                      ("--background-fraction-error",
+                                       args.background_fraction_error),
+                                      ("--fix-background-fraction",
+                                       args.fix_background_fraction)) if value is not None]
+    if given and args.sideband is None:
+        raise DataError(f"{', '.join(given)} describe the background, which needs its "
+                        "template: add --sideband SB.root")
     values: list[Override] = [("fit.outside", "drop")] if args.drop_outside else []
     cfg = load_cli_config(args, values)
     result = fit_file(
@@ -104,6 +118,8 @@ def add_crb(sub: Any) -> None:
 
 
 def _cmd_crb(args: argparse.Namespace) -> int:
+    if args.fraction_free and args.sideband is None:
+        raise DataError("--fraction-free needs the background template: add --sideband SB.root")
     cfg = load_cli_config(args)
     result = crb(
         config=cfg,

@@ -28,8 +28,8 @@ from hepc9.cli._options import (
 )
 from hepc9.cli._types import bins, finite_float, non_negative_int, positive_int
 from hepc9.config.load import Override
-from hepc9.errors import Hepc9Error
-from hepc9.physics.constants import SHIFT_NAMES, WilsonShifts, model_constants
+from hepc9.errors import DataError, Hepc9Error
+from hepc9.physics.constants import SHIFT_NAMES, WilsonShifts, model_constants, q2_limits
 from hepc9.physics.observables import STANDARD_BINS, afb_zero_crossing, binned_observables
 from hepc9.pipeline.convert import convert_files
 from hepc9.pipeline.decfile import write_decfile
@@ -79,6 +79,8 @@ def _generate_values(args: argparse.Namespace) -> list[Override]:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    if args.q2_min is not None and args.q2_max is not None and args.q2_min >= args.q2_max:
+        raise usage(f"--q2-min {args.q2_min:g} must be below --q2-max {args.q2_max:g}")
     cfg = load_cli_config(args, _generate_values(args))
     check_output_path(args.output, overwrite=args.overwrite)
     with progress_bar(cfg.generate.events, desc="generate", enabled=None if not args.quiet
@@ -130,6 +132,11 @@ def add_observables(sub: Any) -> None:
 def _cmd_observables(args: argparse.Namespace) -> int:
     cfg = load_cli_config(args)
     constants = model_constants(cfg.physics.constants)
+    lo, hi = q2_limits(constants)
+    for b_lo, b_hi in args.bins or ():
+        if b_lo < lo * (1 - 1e-9) or b_hi > hi * (1 + 1e-9):
+            raise DataError(f"--bins: the q² bin [{b_lo:g}, {b_hi:g}] GeV² leaves the "
+                            f"kinematic range [{lo:.4g}, {hi:.4g}] GeV²; choose bins inside it")
     shifts = WilsonShifts(**{n: getattr(args, n) for n in SHIFT_NAMES})
     rows = binned_observables(args.bins or STANDARD_BINS, shifts=shifts, constants=constants)
     try:
@@ -206,7 +213,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {summary['events']} {summary['level']}-level events to {summary['output']} "
               f"({summary['layout']}, tree '{summary['tree']}': {summary['rows_read']} rows read, "
-              f"{summary['rows_dropped']} dropped as non-finite)")
+              f"{summary['rows_dropped']} dropped as non-finite or impossible)")
     return 0
 
 

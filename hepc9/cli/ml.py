@@ -73,6 +73,9 @@ def add_predict(sub: Any) -> None:
     p.add_argument("--layout", choices=["auto", "native", "basf2", "evtgen", "flat"],
                    default="auto", help="input layout (default: detect)")
     p.add_argument("--tree", default=None, help="tree to read")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse impossible or non-finite events instead of dropping them "
+                        "with a warning ([ingest] on_nonfinite = \"fail\")")
     p.add_argument("--backend", choices=list(BACKENDS), default=None,
                    help="Keras backend")
     add_config_options(p)
@@ -81,7 +84,7 @@ def add_predict(sub: Any) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    cfg = load_cli_config(args)
+    cfg = load_cli_config(args, [("ingest.on_nonfinite", "fail")] if args.strict else [])
     result = predict_files(
         args.model_dir, args.files, events_per_set=args.events_per_set, layout=args.layout,
         tree=args.tree, ingest=cfg.ingest, backend=args.backend,

@@ -58,6 +58,8 @@ def add_simulate(sub: Any) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    if args.background is False and args.background_fraction is not None:
+        raise usage("--background-fraction has no effect with --no-background; drop one")
     cfg = load_cli_config(args)
     total = int(read_meta(args.input).get("n_events", 0))
     with progress_bar(total, desc="simulate", enabled=False if args.quiet else None) as update:
@@ -95,15 +97,21 @@ def add_images(sub: Any) -> None:
                    help="δC9 of the --from sample (default: from native metadata)")
     p.add_argument("--like", metavar="DATASET",
                    help="with --from: reuse the image spec and normalisation of this dataset")
+    p.add_argument("--strict", action="store_true",
+                   help="with --from: refuse impossible or non-finite events instead of "
+                        "dropping them with a warning ([ingest] on_nonfinite = \"fail\")")
     p.add_argument("--overwrite", action="store_true", help="replace existing output")
     add_config_options(p)
     p.set_defaults(func=_cmd_images)
 
 
 def _cmd_images(args: argparse.Namespace) -> int:
-    if args.source is None and (args.label is not None or args.like is not None):
-        raise usage("--label and --like only apply with --from FILE.root")
+    if args.source is None and (args.label is not None or args.like is not None
+                                or args.strict):
+        raise usage("--label, --like and --strict only apply with --from FILE.root")
     values: list[Override] = []
+    if args.strict:
+        values.append(("ingest.on_nonfinite", "fail"))
     if args.events_per_image is not None and args.source is None:
         values.append(("datasets.events_per_image", args.events_per_image))
     cfg = load_cli_config(args, values)

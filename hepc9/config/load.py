@@ -101,12 +101,20 @@ def load_config(
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"configuration file {p} does not exist") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"configuration file {p} is not UTF-8 text ({err.reason} at byte {err.start}); "
+                "save it as UTF-8"
+            ) from None
         except OSError as err:
             raise ConfigError(f"cannot read configuration file {p}: {err.strerror}") from err
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{p} is not valid TOML: {err}") from err
+    overrides = list(overrides)
+    if overrides:  # a bad value may come from a flag or --set, not from the file
+        origin = f"{origin} with the command-line values"
     for item in overrides:
         if isinstance(item, str):
             keys, value = parse_override(item)

@@ -57,6 +57,9 @@ def validate(cfg: Config, origin: str) -> None:
         raise ConfigError(
             f"[background] fraction = {cfg.background.fraction} in {origin} must be in [0, 1)"
         )
+    if cfg.scale.workers < 0:
+        raise ConfigError(f"[scale] workers = {cfg.scale.workers} in {origin} must be >= 0 "
+                          "(0: one per core)")
     for check in _SECTION_CHECKS:
         check(cfg, origin)
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -30,6 +29,7 @@ from hepc9.physics.constants import (
     WilsonShifts,
 )
 from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
+from hepc9.rootio.checks import check_events
 
 __all__ = [
     "ANGLE_COLUMNS",
@@ -42,7 +42,6 @@ __all__ = [
 
 #: Event columns the fit reads (native names, formats.md §1).
 ANGLE_COLUMNS = ("q2", "costheta_l", "costheta_k", "chi")
-_TWO_PI = 2.0 * math.pi
 
 
 def check_free(free: Sequence[str] | str) -> tuple[str, ...]:
@@ -134,25 +133,8 @@ def select_window(
         raise ShapeError(f"{what}: columns {', '.join(cols)} have different lengths")
     if n == 0:
         raise DataError(f"{what} are empty: nothing to fit")
-    for c, v in out.items():
-        bad = ~np.isfinite(v)
-        if bad.any():
-            raise DataError(
-                f"{what}: column {c} has {int(bad.sum())} non-finite value(s), first at entry "
-                f"{int(np.argmax(bad))}; drop them when reading the file"
-            )
-    for c in ("costheta_l", "costheta_k"):
-        v = out[c]
-        if np.any(np.abs(v) > 1.0 + 1e-9):
-            raise DataError(
-                f"{what}: {c} has values outside [-1, 1] (max |{c}| = {np.abs(v).max():.6g})"
-            )
-    chi = out["chi"]
-    if np.any(chi < -1e-9) or np.any(chi > _TWO_PI + 1e-9):
-        raise DataError(
-            f"{what}: chi must lie in [0, 2π) rad (formats.md §2), found range "
-            f"[{chi.min():.6g}, {chi.max():.6g}]"
-        )
+    # the one event validation: finite, cosines in [-1, 1], χ in [0, 2π), q² in phase space
+    out = check_events(out, what=what, policy="fail")
     lo, hi = q2_range
     keep = (out["q2"] >= lo) & (out["q2"] <= hi)
     n_out = int(n - keep.sum())

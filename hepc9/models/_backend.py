@@ -4,16 +4,22 @@ Precedence (design.md §4): the ``--backend`` option, then ``[train] backend`` o
 configuration (``"auto"`` defers), then the ``KERAS_BACKEND`` environment variable, then
 ``tensorflow``.  Keras reads ``KERAS_BACKEND`` once, at its first import, so the choice must be
 made before that; once Keras is loaded, asking for another backend is an error.
+
+The C++ log lines of TensorFlow and absl (oneDNN notices, ``cpu_feature_guard``, "All log
+messages before absl::InitializeLog() ...") are silenced here too, before the first import:
+``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it, or unless the ``hepc9`` logger shows
+INFO messages (``-v``).  Nothing happens at import time of this module.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 from hepc9.errors import BackendError, did_you_mean
 
-__all__ = ["BACKENDS", "active", "resolve", "select"]
+__all__ = ["BACKENDS", "active", "quiet_native_logs", "resolve", "select"]
 
 #: Backends Keras 3 can run hepc9 models on.
 BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
@@ -49,6 +55,26 @@ def resolve(*names: str | None) -> str:
             )
         return name
     return "tensorflow"
+
+
+def quiet_native_logs() -> None:
+    """Silence TensorFlow's and absl's C++ logging, before TensorFlow is first imported.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` (errors only) unless it is set already or the ``hepc9``
+    logger is enabled for INFO (``hepc9 -v``); also quiets ``absl`` Python logging when absl
+    is installed.  Has no effect once TensorFlow is loaded (C++ reads the variable once).
+    """
+    if logging.getLogger("hepc9").isEnabledFor(logging.INFO):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    absl = sys.modules.get("absl.logging")
+    if absl is None:
+        try:
+            import absl.logging as absl
+        except ImportError:
+            return
+    absl.set_verbosity(absl.ERROR)
 
 
 def active() -> str | None:
@@ -93,6 +119,7 @@ def select(name: str | None = None) -> str:
         return loaded
     wanted = resolve(name)
     os.environ["KERAS_BACKEND"] = wanted
+    quiet_native_logs()
     try:
         import keras
     except ImportError as err:

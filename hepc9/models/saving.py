@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -140,11 +141,22 @@ def read_model_info(directory: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise SchemaError(f"{path} is not UTF-8 JSON text ({err.reason} at byte "
+                          f"{err.start}); save the model again") from None
     except json.JSONDecodeError as err:
         raise SchemaError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise SchemaError(f"{path} is not a hepc9 model description (format != '{MODEL_FORMAT}')")
-    if int(meta.get("format_version", 0)) > _MODEL_FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SchemaError(f"{path}: format_version must be an integer, not {version!r}; save "
+                          "the model again")
+    for key, kind in (("model", str), ("labels", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise SchemaError(f"{path} lacks a valid '{key}' entry ({kind.__name__}); not a "
+                              "complete hepc9 model description: save the model again")
+    if version > _MODEL_FORMAT_VERSION:
         raise SchemaError(
             f"{path} has format_version {meta['format_version']}; this hepc9 reads up to "
             f"{_MODEL_FORMAT_VERSION}: upgrade hepc9"
@@ -176,6 +188,14 @@ def load_model(
     _custom_objects()
     import keras
 
-    model = keras.saving.load_model(Path(directory) / MODEL_FILE, compile=False, safe_mode=True)
+    path = Path(directory) / MODEL_FILE
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        # truncated, empty or foreign archives: Keras says "File not found" or worse
+        raise SchemaError(
+            f"{path} is not a readable Keras model ({type(err).__name__}); the file is "
+            "truncated, empty or of another program: train the model again"
+        ) from err
     return model, meta
 

@@ -138,7 +138,9 @@ def _neural_ensembles(
         items, _ = build_inputs(joined, info, events_per_set=n_events)
         return predict(model, info, items)
 
-    seen = np.asarray(info.get("labels", {}).get("grid", []), dtype=np.float64)
+    # every neural method of the run trains on the [datasets] grid (the event model's class
+    # grid is that grid too): a truth off it is unseen, whatever the model keeps in its info
+    seen = split_labels(cfg.datasets)["train"]
     prior, fraction = estimator_context(info, with_background=_with_background(ctx, level))
     with progress_bar(len(specs), desc=f"{method} {level} N={n_events}", unit="chunk",
                       enabled=ctx.show_progress) as up:

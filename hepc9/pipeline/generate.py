@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.artifacts import check_target
 from hepc9.config import Config
 from hepc9.errors import Hepc9Error, OutputExistsError
 from hepc9.generate import iter_sample_events, lab_four_vectors
@@ -53,6 +54,7 @@ def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
         raise Hepc9Error(f"output {p} is a folder; give a file name such as {p / 'events.root'}")
     if p.exists() and not overwrite:
         raise OutputExistsError(f"output {p} exists; pass --overwrite to replace it")
+    check_target(p, overwrite)  # FIFOs, devices, dangling links: refused before any work
     folder = p.parent if str(p.parent) else Path(".")
     if folder.exists() and not folder.is_dir():
         raise Hepc9Error(f"output folder {folder} is a file, not a folder; choose another path")

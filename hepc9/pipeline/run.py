@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from hepc9 import __version__
-from hepc9.artifacts import Manifest, read_json
+from hepc9.artifacts import Manifest, folder_lock, read_json
 from hepc9.config import Config
+from hepc9.datasets.labels import label_grid
+from hepc9.errors import ConfigError, DataError
 from hepc9.models import check_method_names, model_names
 from hepc9.pipeline.evaluation import stage_evaluate
 from hepc9.pipeline.report import stage_plots, stage_report
@@ -38,7 +41,7 @@ from hepc9.pipeline.stages import (
     stage_train,
 )
 
-__all__ = ["STAGES", "STAGE_ORDER", "RunContext", "Stage", "run_study"]
+__all__ = ["STAGES", "STAGE_ORDER", "RunContext", "Stage", "check_study", "run_study"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +149,49 @@ def _stage_digest(ctx: RunContext, stage: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_study(cfg: Config) -> None:
+    """Refuse, before any work, a study that would fail (or mislead) at a late stage.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved configuration.
+
+    Raises
+    ------
+    ConfigError
+        ``[evaluate] methods`` empty; with neural methods: a label grid of fewer than two
+        values, no training or validation items per label, or evaluation truths outside the
+        training labels (networks do not extrapolate).
+    """
+    where = f"the configuration '{cfg.name}'"
+    methods = cfg.evaluate.methods
+    if not methods:
+        raise ConfigError(f"[evaluate] methods in {where} is empty; choose from "
+                          f"fit, {', '.join(model_names())}")
+    if not [m for m in model_names() if m in methods]:
+        return
+    d = cfg.datasets
+    grid = label_grid(d.grid, d.labels)
+    if grid.size < 2:
+        raise ConfigError(f"[datasets] labels in {where} hold {grid.size} δC9 value; a neural "
+                          "estimator needs at least two training labels")
+    for key, count in (("train_per_label", d.train_per_label),
+                       ("validation_per_label", d.validation_per_label)):
+        if count < 1:
+            raise ConfigError(f"[datasets] {key} = {count} in {where} must be >= 1 when "
+                              "neural methods are evaluated")
+    lo, hi = float(grid.min()), float(grid.max())
+    for key, values in (("truths", cfg.evaluate.truths),
+                        ("comparison_truths", cfg.evaluate.comparison_truths)):
+        outside = [t for t in values if not lo <= t <= hi]
+        if outside:
+            raise ConfigError(
+                f"[evaluate] {key} = {list(values)} in {where}: {outside} lie outside the "
+                f"training labels [{lo:g}, {hi:g}]; widen [datasets] grid or drop those truths"
+            )
+
+
 def run_study(
     cfg: Config,
     run_dir: str | Path,
@@ -176,8 +222,30 @@ def run_study(
     """
     # [evaluate] methods name the fit or registered estimators; checked before any work
     check_method_names(cfg.evaluate.methods, origin=f"the configuration '{cfg.name}'")
+    check_study(cfg)
     run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
+    if run.exists() and not run.is_dir():
+        raise DataError(f"run folder {run} is an existing file; choose a folder for --output")
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create run folder {run} ({err.strerror or err}); choose a "
+                        "writable --output") from None
+    if not os.access(run, os.W_OK):
+        raise DataError(f"run folder {run} is not writable; choose a writable --output")
+    with folder_lock(run, what="run"):
+        return _run_locked(cfg, run, show_progress=show_progress, stages=stages,
+                           on_stage=on_stage)
+
+
+def _run_locked(
+    cfg: Config,
+    run: Path,
+    *,
+    show_progress: bool | None,
+    stages: tuple[str, ...] | None,
+    on_stage: Callable[[str, str], None] | None,
+) -> dict[str, Any]:
     manifest = Manifest(run, cfg.to_dict(), cfg.seed)
     manifest.data["config_digest"] = cfg.digest()
     manifest.save()
@@ -194,6 +262,10 @@ def run_study(
             if on_stage:
                 on_stage(stage, "skip")
             continue
+        old = manifest.data["stages"].get(stage, {})
+        if old.get("complete") and old.get("input_digest") == digest:
+            log.warning("stage %s: its recorded outputs are missing or changed; running it "
+                        "again", stage)
         if on_stage:
             on_stage(stage, "run")
         start = time.perf_counter()
@@ -206,4 +278,3 @@ def run_study(
             on_stage(stage, "done")
     summary_path = run / "summary.json"
     return read_json(summary_path) if summary_path.exists() else {}
-

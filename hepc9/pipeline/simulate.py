@@ -30,6 +30,7 @@ selection ``("background", *S, 2, j)`` and the shuffle ``("background", *S, 1)``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.artifacts import write_json
+from hepc9.artifacts import atomic_path, write_json
 from hepc9.background import background_yield
 from hepc9.config import Config
 from hepc9.detector import EfficiencyTable
@@ -47,6 +48,7 @@ from hepc9.errors import ConfigError, DataError, Hepc9Error, SchemaError
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import SHIFT_NAMES, model_constants
 from hepc9.pipeline.generate import check_output_path
+from hepc9.rootio.checks import check_events
 from hepc9.rootio.native import iterate_events, make_meta, read_meta, write_events
 from hepc9.seeding import rng as stream_rng
 from hepc9.seeding import spawn_key
@@ -157,6 +159,9 @@ def simulate_file(
     added_four_vectors = False
     n_done = 0
     for i, chunk in enumerate(iterate_events(input_path, step_size=cfg.detector.chunk_size)):
+        # impossible generator-level events (|cos| > 1, χ outside [0, 2π), q² outside the
+        # phase space, NaN) are refused: the shared validation, strict
+        check_events(chunk, what=str(input_path), policy="fail")
         if not has_four_vectors(chunk):
             if not added_four_vectors:
                 log.info("%s has no four-vectors; adding them with a seeded rng", input_path)
@@ -266,7 +271,6 @@ def simulate_file(
         if dropped:
             log.info("background has no %s; these columns are left out", ", ".join(dropped))
 
-    shifts = {name: float(meta_in.get(name, 0.0)) for name in SHIFT_NAMES}
     common = {
         "source": {"path": str(input_path), "generator": meta_in.get("generator"),
                    "seed": meta_in.get("seed"), "n_events": n_done},
@@ -282,6 +286,49 @@ def simulate_file(
         ("signal", final_sr, Path(output)),
         ("sideband", final_sb, Path(sideband_output) if sideband_output is not None else None),
     )
+    # all outputs or none: each is written to its temporary, and all are renamed into place
+    # only when every one (the report included) is complete
+    with contextlib.ExitStack() as stack:
+        staged = {region: stack.enter_context(atomic_path(target, overwrite=overwrite,
+                                                          keep_suffix=True))
+                  for region, _events, target in targets if target is not None}
+        staged_report = stack.enter_context(atomic_path(report_path, overwrite=overwrite))
+        result = _write_outputs(targets, staged, staged_report, written=written, cfg=cfg,
+                                meta_in=meta_in, common=common, seed=seed, start=start,
+                                input_path=input_path, report_path=report_path,
+                                summary={"events_in": n_done,
+                                         "four_vectors_added": added_four_vectors,
+                                         "signal": {"cutflow": signal_flow.to_dict(),
+                                                    "signal_region": n_sig_sr,
+                                                    "sideband": n_sig_sb},
+                                         "background": bkg_report,
+                                         "signal_region_events": len(final_sr["q2"]),
+                                         "sideband_events": len(final_sb["q2"]),
+                                         "efficiency": efficiency.to_dict()})
+    log.info(
+        "simulated %d events: %d signal-region and %d sideband candidates in %.2f s",
+        n_done, result["signal_region_events"], result["sideband_events"], result["seconds"],
+    )  # fmt: skip
+    return result
+
+
+def _write_outputs(
+    targets: tuple[tuple[str, dict[str, np.ndarray], Path | None], ...],
+    staged: dict[str, Path],
+    staged_report: Path,
+    *,
+    written: dict[str, str],
+    cfg: Config,
+    meta_in: dict[str, Any],
+    common: dict[str, Any],
+    seed: int,
+    start: float,
+    input_path: Any,
+    report_path: Path,
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the region files and the report to their staged temporaries; return the report."""
+    shifts = {name: float(meta_in.get(name, 0.0)) for name in SHIFT_NAMES}
     for region, events, target in targets:
         if target is None:
             continue
@@ -299,35 +346,22 @@ def simulate_file(
             n_background=n_rows - n_sig,
             **common,
         )
-        write_events(target, events, meta, overwrite=overwrite)
+        write_events(staged[region], events, meta, overwrite=True)
         written[region] = str(target)
 
     seconds = time.perf_counter() - start
+    n_done = summary["events_in"]
     result: dict[str, Any] = {
         "input": str(input_path),
         "output": written.get("signal"),
         "sideband_output": written.get("sideband"),
         "report": str(report_path),
-        "events_in": n_done,
-        "four_vectors_added": added_four_vectors,
-        "signal": {
-            "cutflow": signal_flow.to_dict(),
-            "signal_region": n_sig_sr,
-            "sideband": n_sig_sb,
-        },
-        "background": bkg_report,
-        "signal_region_events": len(final_sr["q2"]),
-        "sideband_events": len(final_sb["q2"]),
-        "efficiency": efficiency.to_dict(),
+        **summary,
         "seed": seed,
         "seconds": seconds,
         "events_per_second": n_done / seconds if seconds > 0 else float("inf"),
     }
-    write_json(report_path, result, overwrite=overwrite)
-    log.info(
-        "simulated %d events: %d signal-region and %d sideband candidates in %.2f s",
-        n_done, result["signal_region_events"], result["sideband_events"], seconds,
-    )  # fmt: skip
+    write_json(staged_report, result, overwrite=True)
     return result
 
 

@@ -152,7 +152,8 @@ def stage_train(ctx: RunContext) -> list[Path]:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 outs.append(out)
                 done = out / "train_result.json"
-                if done.exists() and read_json(done).get("run_config_digest") == cfg.digest():
+                if (done.exists() and read_json(done).get("run_config_digest") == cfg.digest()
+                        and (out / "model.keras").is_file() and (out / "model.json").is_file()):
                     log.info("%s already trained by this run; kept", out)
                     continue
                 log.info("training %s on %s-level %s-event items", method, level, n_events)

@@ -83,8 +83,13 @@ def open_root(path: str | os.PathLike[str]) -> Iterator[Any]:
     size = p.stat().st_size
     if size == 0:
         raise DataError(f"{p} is empty (0 bytes); regenerate or re-copy the file")
-    with p.open("rb") as fh:
-        magic = fh.read(4)
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(4)
+    except PermissionError:
+        raise DataError(f"cannot read {p}: permission denied; check its permissions") from None
+    except OSError as err:
+        raise DataError(f"cannot read {p} ({err.strerror or err})") from None
     if magic != ROOT_MAGIC:
         raise SchemaError(
             f"{p} is not a ROOT file (it starts with {magic!r}, not {ROOT_MAGIC!r}); "
@@ -165,6 +170,11 @@ def get_tree(file: Any, name: str, path: str | os.PathLike[str]) -> Any:
     trees = list_trees(file)
     classes = {key.split(";")[0]: cls for key, cls in file.classnames().items()}
     cls = classes.get(name)
+    if cls is not None and "RNTuple" in cls:
+        raise SchemaError(
+            f"'{name}' in {path} is an RNTuple ({cls}), not a TTree; hepc9 reads TTrees: "
+            "write the ntuple as a TTree (uproot: file.mktree, ROOT: TTree) or convert it"
+        )
     if cls is None or not cls.startswith(_TREE_CLASSES):
         raise MissingBranchError(name, file=str(path), tree=None, available=trees, kind="tree")
     return file[name]

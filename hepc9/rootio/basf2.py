@@ -54,8 +54,16 @@ _PDG_PIPLUS = 211
 _PDG_MUMINUS = 13
 
 
+_DAUGHTER_PREFIXES = ("K_p_", "pi_m_", "mu_p_", "mu_m_")
+_BOOKKEEPING = ("__experiment__", "__run__", "__event__", "__candidate__", "__ncandidates__")
+
+
 def looks_like_basf2(tree_names: list[str], branch_names: Mapping[str, list[str]]) -> bool:
-    """Return whether a file has a basf2 ``gen``/``det`` tree with the daughter prefixes.
+    """Return whether a file has a basf2 ``gen``/``det`` tree (daughter prefixes, bookkeeping).
+
+    A tree named ``gen`` or ``det`` counts when its branches use three of the daughter
+    prefixes ``K_p_ pi_m_ mu_p_ mu_m_``, or one of them and a basf2 bookkeeping branch
+    (``__event__``, ``__candidate__`` ...).
 
     Parameters
     ----------
@@ -71,7 +79,11 @@ def looks_like_basf2(tree_names: list[str], branch_names: Mapping[str, list[str]
     for name in TREES:
         if name in tree_names:
             keys = set(branch_names.get(name, ()))
-            if {"K_p_px", "mu_p_px", "mu_m_px", "PDG"} <= keys:
+            # the naming, not a complete set: a file that lacks one required branch is still
+            # recognised, and the reader then names the missing branch with close matches
+            prefixes = sum(any(k.startswith(p) for k in keys) for p in _DAUGHTER_PREFIXES)
+            bookkeeping = any(k in keys for k in _BOOKKEEPING)
+            if prefixes >= 3 or (prefixes >= 1 and bookkeeping):
                 return True
     return False
 

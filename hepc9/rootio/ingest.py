@@ -35,6 +35,7 @@ from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, did_you_mea
 from hepc9.physics.constants import SHIFT_NAMES
 from hepc9.rootio import _foreign
 from hepc9.rootio._common import get_tree, open_root
+from hepc9.rootio.checks import EventCheck, check_events
 from hepc9.rootio.layouts import LAYOUTS, PathLike, _plan, _resolve, detect_layout, expand_paths
 from hepc9.rootio.native import iterate_events, read_meta
 
@@ -175,11 +176,34 @@ class IngestStream:
         prov = {"path": str(path.resolve()), "layout": "native", "tree": "events", "rows_read": 0,
                 "rows_dropped": 0, "rows_kept": 0}
         self.provenance.append(prov)
+        tally = EventCheck()
         for chunk in iterate_events(path, step_size=self._step):
             n = len(chunk["q2"])
             prov["rows_read"] += n
-            prov["rows_kept"] += n
-            yield chunk
+            chunk = self._check(chunk, path, tally)
+            prov["rows_kept"] += len(chunk["q2"])
+            if len(chunk["q2"]):
+                yield chunk
+        self._report(prov, path, tally)
+
+    def _check(self, events: dict[str, np.ndarray], path: Path,
+               tally: EventCheck) -> dict[str, np.ndarray]:
+        """Apply the shared event validation (:func:`hepc9.rootio.checks.check_events`)."""
+        return check_events(events, what=f"tree '{self.tree}' of {path}",
+                            policy=self._ingest.on_nonfinite, counts=tally, warn=False)
+
+    def _report(self, prov: dict[str, Any], path: Path, tally: EventCheck) -> None:
+        """Record and warn once about the rows the validation dropped from one file."""
+        if not tally.rows_dropped:
+            return
+        prov["rows_dropped"] = int(prov.get("rows_dropped", 0)) + tally.rows_dropped
+        prov["rows_invalid"] = dict(tally.reasons)
+        warnings.warn(
+            f"dropped {tally.rows_dropped} of {prov['rows_read']} rows of tree '{self.tree}' "
+            f"in {path} as impossible events ({tally.summary()})",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
 
     def _foreign_file(self, path: Path) -> Iterator[dict[str, np.ndarray]]:
         ing = self._ingest
@@ -215,6 +239,7 @@ class IngestStream:
                 prov["best_candidate"] = plan.best_rule
             self.provenance.append(prov)
             carry: dict[str, np.ndarray] | None = None
+            tally = EventCheck()
             offset = 0
             bad_columns: list[str] = []
             for raw in tree.iterate(list(plan.branches), step_size=self._step, library="np"):
@@ -252,11 +277,11 @@ class IngestStream:
                     start = _tail_start(a, plan.group_keys)
                     carry = _take(a, slice(start, None))
                     a = _take(a, slice(0, start))
-                out = self._finish(a, plan, rule, prov)
+                out = self._finish(a, plan, rule, prov, path, tally)
                 if out is not None:
                     yield out
             if carry is not None:
-                out = self._finish(carry, plan, rule, prov)
+                out = self._finish(carry, plan, rule, prov, path, tally)
                 if out is not None:
                     yield out
             prov["nonfinite_columns"] = bad_columns
@@ -267,6 +292,7 @@ class IngestStream:
                     DroppedRowsWarning,
                     stacklevel=2,
                 )
+            self._report(prov, path, tally)
 
     def _finish(
         self,
@@ -274,6 +300,8 @@ class IngestStream:
         plan: _foreign.LayoutPlan,
         rule: str,
         prov: dict[str, Any],
+        path: Path,
+        tally: EventCheck,
     ) -> dict[str, np.ndarray] | None:
         n = len(a[_foreign.ENTRY])
         if n == 0:
@@ -282,9 +310,9 @@ class IngestStream:
         if keep is not None:
             prov["candidates_removed"] += n - len(keep)
             a = _take(a, keep)
-        out = plan.convert(a)
-        prov["rows_kept"] += len(a[_foreign.ENTRY])
-        return out
+        out = self._check(plan.convert(a), path, tally)
+        prov["rows_kept"] += len(out["q2"])
+        return out if len(out["q2"]) else None
 
     # -- metadata --------------------------------------------------------------------------
 

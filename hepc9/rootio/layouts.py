@@ -6,6 +6,7 @@ The layouts are listed in :mod:`hepc9.rootio.ingest`.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,8 @@ from hepc9.rootio import _foreign, basf2, evtgen_ntp, flat
 from hepc9.rootio._common import get_tree, list_trees, open_root
 from hepc9.rootio.native_meta import read_meta
 from hepc9.rootio.native_schema import EVENTS_TREE, META_KEY
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LAYOUTS", "PathLike", "detect_layout", "expand_paths"]
 
@@ -58,7 +61,31 @@ def expand_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
             out.extend(Path(m) for m in matches)
         else:
             out.append(Path(text))
-    return list(dict.fromkeys(out))
+    return _unique_files(out)
+
+
+def _identity(path: Path) -> tuple[Any, ...]:
+    """Return what makes two paths the same file: device and inode, else the resolved path."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def _unique_files(paths: list[Path]) -> list[Path]:
+    """Drop later mentions of a file given before (``f/../f/gen.root``, links), with a log line."""
+    seen: dict[tuple[Any, ...], Path] = {}
+    out = []
+    for path in paths:
+        key = _identity(path)
+        if key in seen:
+            if path != seen[key]:
+                log.warning("input %s is the same file as %s; read once", path, seen[key])
+            continue
+        seen[key] = path
+        out.append(path)
+    return out
 
 
 def _layout_of_open(file: Any, path: Path) -> tuple[str, str | None]:

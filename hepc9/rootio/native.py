@@ -37,6 +37,7 @@ import numpy as np
 
 from hepc9.errors import ConfigError
 from hepc9.rootio._common import get_tree, open_root, require_branches
+from hepc9.rootio._foreign import check_numeric
 from hepc9.rootio.native_meta import _check_entries, _meta_from_file, make_meta, read_meta
 from hepc9.rootio.native_schema import (
     COMPRESSIONS,
@@ -102,10 +103,11 @@ def _read_branch(branch: Any, *, entry_start: int | None, entry_stop: int | None
 def _columns(tree: Any, columns: Sequence[str] | None, path: str | os.PathLike[str]) -> list[str]:
     if columns is None:
         require_branches(tree, CORE_COLUMNS, path)
-        return list(tree.keys())
-    if isinstance(columns, str):
-        columns = [columns]
-    return require_branches(tree, columns, path)
+        names = list(tree.keys())
+    else:
+        names = require_branches(tree, [columns] if isinstance(columns, str) else columns, path)
+    check_numeric(tree, names, str(path))  # a jagged or non-numeric branch: one clear line
+    return names
 
 
 def read_events(
@@ -216,6 +218,7 @@ def file_summary(path: str | os.PathLike[str], *, step_size: int = 1_000_000) ->
         tree = get_tree(file, EVENTS_TREE, path)
         _check_entries(meta, tree, path)
         names = list(tree.keys())
+        check_numeric(tree, names, str(path))
         dtypes = {
             name: str(tree[name].interpretation.from_dtype.newbyteorder("=")) for name in names
         }

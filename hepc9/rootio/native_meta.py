@@ -147,6 +147,14 @@ def _check_meta(meta: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     if meta["level"] not in LEVELS:
         raise SchemaError(f"{path} has level {meta['level']!r}, expected one of {LEVELS}")
+    for name in SHIFT_NAMES:
+        value = meta[name]
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value)):
+            raise SchemaError(
+                f"metadata of {path}: {name} = {value!r} is not a finite number; the file's "
+                "Wilson-coefficient point is damaged: regenerate the file"
+            )
     return meta
 
 

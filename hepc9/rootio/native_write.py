@@ -77,7 +77,10 @@ def _to_disk(name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     out = np.asarray(array, dtype=dtype.newbyteorder(">"))
     if name in _ANGLE_COLUMNS and dtype.kind == "f":
         # χ just below 2π can round up to 2π in float32; formats.md §1 maps it to 0.
-        wrapped = out >= dtype.type(_TWO_PI)
+        # Only that rounding: a χ beyond 2π is an impossible value, kept for the readers'
+        # validation to refuse (never silently turned into 0).
+        two_pi = dtype.type(_TWO_PI)
+        wrapped = (out >= two_pi) & (out <= np.nextafter(two_pi, dtype.type(np.inf)))
         if np.any(wrapped):
             if np.shares_memory(out, array):
                 out = out.copy()

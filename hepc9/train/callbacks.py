@@ -19,6 +19,7 @@ import numpy as np
 
 from hepc9.artifacts import atomic_path, write_json
 from hepc9.errors import OutputExistsError
+from hepc9.train.checkpoint import backup_and_restore_class
 
 __all__ = ["BACKUP_DIR", "HISTORY_FILE", "callback_classes", "check_backup"]
 
@@ -31,7 +32,10 @@ _BEST_FILE = "best_weights.npz"
 
 
 def callback_classes() -> dict[str, type]:
-    """Return the callback classes ``EpochSync``, ``HistoryWriter`` and ``CallbackState``.
+    """Return the callback classes of a training run (Keras is imported here).
+
+    ``EpochSync``, ``HistoryWriter``, ``CallbackState`` and the atomic ``BackupAndRestore``
+    (:mod:`hepc9.train.checkpoint`).
 
     Returns
     -------
@@ -129,7 +133,7 @@ def callback_classes() -> dict[str, type]:
             write_json(self.folder / _STATE_FILE, state)
 
     return {"EpochSync": EpochSync, "HistoryWriter": HistoryWriter,
-            "CallbackState": CallbackState}
+            "CallbackState": CallbackState, "BackupAndRestore": backup_and_restore_class()}
 
 
 def _seed_states(model: Any) -> list[Any]:

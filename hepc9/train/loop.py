@@ -295,7 +295,7 @@ def train_model(
         monitor="val_loss", patience=tcfg.early_stopping_patience,
         restore_best_weights=tcfg.restore_best_weights)
     cbs = [
-        keras.callbacks.BackupAndRestore(str(backup / "keras"), delete_checkpoint=False),
+        classes["BackupAndRestore"](backup / "keras"),
         classes["EpochSync"]([train_ds]),
         plateau,
         stopper,

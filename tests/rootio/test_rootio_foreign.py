@@ -83,7 +83,8 @@ def _pdg_columns(flavour):
     }
 
 
-def basf2_file(path, n_events=200, seed=1, *, nan_rows=(), shuffle_events=False, extra=None):
+def basf2_file(path, n_events=200, seed=1, *, nan_rows=(), shuffle_events=False, extra=None,
+               drop=()):
     """Write gen and det trees; det has 1-3 candidates per event, the true one best.
 
     Returns the truth dict and a dict describing the candidates.
@@ -105,6 +106,11 @@ def basf2_file(path, n_events=200, seed=1, *, nan_rows=(), shuffle_events=False,
         if key.startswith(("K_p_", "pi_m_", "mu_p_", "mu_m_")) and not key.endswith("E"):
             # fake candidates: distort the reconstructed momenta
             det[key] = np.where(is_true, det[key], det[key] * rng.uniform(0.9, 1.1, n))
+    for prefix, mass in (("K_p_", 0.493677), ("pi_m_", 0.13957039), ("mu_p_", 0.1056584),
+                         ("mu_m_", 0.1056584)):
+        # fake candidates stay physical particles: energy from the distorted momentum
+        p2 = sum(det[prefix + c] ** 2 for c in ("px", "py", "pz"))
+        det[prefix + "E"] = np.where(is_true, det[prefix + "E"], np.sqrt(p2 + mass**2))
     for key in mc:
         mc[key] = np.where(is_true, mc[key], np.nan)
     det.update(mc)
@@ -135,6 +141,9 @@ def basf2_file(path, n_events=200, seed=1, *, nan_rows=(), shuffle_events=False,
     gen["__run__"] = np.ones(n_events, dtype=np.int32)
     gen["__event__"] = (np.arange(n_events) + 10).astype(np.uint32)
     gen["__candidate__"] = np.zeros(n_events, dtype=np.uint32)
+    for name in drop:
+        det.pop(name, None)
+        gen.pop(name, None)
     with uproot.recreate(path) as f:
         write_tree(f, "det", det)
         write_tree(f, "gen", gen)
@@ -840,3 +849,12 @@ def test_mapping_file_keeps_other_settings(tmp_path):
         apply_mapping_file(cfg, m)
     with pytest.raises(ConfigError, match="does not exist"):
         apply_mapping_file(cfg, tmp_path / "none.toml")
+
+
+def test_basf2_without_one_branch_is_still_basf2(tmp_path):
+    """Detected from its trees and naming; the missing branch is named with close matches."""
+    path = tmp_path / "b.root"
+    basf2_file(path, n_events=20, drop=("mu_m_px", "PDG"))
+    assert detect_layout(path) == "basf2"
+    with pytest.raises(MissingBranchError, match=r"'mu_m_px' not found.*close matches"):
+        load_events(path)
