@@ -16,7 +16,7 @@ import platform
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -482,7 +482,7 @@ class Manifest:
         stage: str,
         *,
         input_digest: str,
-        outputs: list[str | Path],
+        outputs: Sequence[str | Path],
         seconds: float,
         extra: Mapping[str, Any] | None = None,
     ) -> None:

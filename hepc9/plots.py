@@ -138,7 +138,8 @@ def plot_distributions(
             lo, hi = _RANGES.get(var, (None, None))
             for label, ev in samples.items():
                 x = np.asarray(ev[var])
-                rng = (lo, hi) if lo is not None else (float(x.min()), float(x.max()))
+                rng = (float(lo), float(hi)) if lo is not None and hi is not None else (
+                    float(x.min()), float(x.max()))
                 h, edges = np.histogram(x, bins=bins, range=rng, density=True)
                 mplhep.histplot(h, edges, ax=ax, label=label)
             ax.set_xlabel(AXIS_LABELS.get(var, var))
@@ -179,7 +180,7 @@ def plot_image_slices(
     with _style():
         fig, axes = _figure(len(idx), 1, width=0.55)
         vmin, vmax = float(np.min(img[..., channel])), float(np.max(img[..., channel]))
-        mesh = None
+        mesh: Any = None
         for ax, k in zip(axes[0], idx, strict=True):
             mesh = ax.imshow(img[:, :, k, channel].T, origin="lower", extent=(-1, 1, -1, 1),
                              vmin=vmin, vmax=vmax, aspect="equal", cmap="viridis")

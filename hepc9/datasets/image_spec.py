@@ -170,11 +170,11 @@ class ImageSpec:
         """Return one JSON-ready record per output channel (name, statistic, empty value)."""
         stat_names = {_MEAN: "weighted mean", _COUNT: "sum of weights",
                       _OCCUPANCY: "occupancy", _STD: "weighted population std"}
-        out = []
+        out: list[dict[str, Any]] = []
         for name, group, stat in self._plan():
             bkg = group == self.signal_groups
             variable = "normalised q2" if stat in (_MEAN, _STD) else "events"
-            rec = {
+            rec: dict[str, Any] = {
                 "name": name,
                 "statistic": stat_names[stat],
                 "variable": variable,

@@ -20,7 +20,7 @@ _BLOCK = 2048
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bin_closed(x: float, lo: float, width: float, n: int) -> int:
+def _bin_closed(x: float, lo: float, width: float, n: int) -> np.int64:
     """Bin of ``x`` on a closed axis, -1 when dropped (boost-histogram ``Regular`` rule)."""
     z = (x - lo) / width
     i = np.int64(z * n) if (z >= 0.0 and z < 1.0) else np.int64(-1)
@@ -29,7 +29,7 @@ def _bin_closed(x: float, lo: float, width: float, n: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bin_periodic(x: float, lo: float, width: float, n: int) -> int:
+def _bin_periodic(x: float, lo: float, width: float, n: int) -> np.int64:
     """Bin of ``x`` on a periodic axis, -1 when dropped (boost-histogram circular rule)."""
     z = (x - lo) / width
     ok = math.isfinite(z)

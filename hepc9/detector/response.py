@@ -56,9 +56,10 @@ def _draw_normals(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def _per_particle(tracks: np.ndarray) -> list[np.ndarray]:
+def _per_particle(tracks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split (16, n) component rows into four (n, 4) four-vector arrays (k, pi, mup, mum)."""
-    return [np.ascontiguousarray(tracks[4 * j : 4 * j + 4].T) for j in range(4)]
+    k, pi, mup, mum = (np.ascontiguousarray(tracks[4 * j : 4 * j + 4].T) for j in range(4))
+    return k, pi, mup, mum
 
 
 def simulate_detector(
@@ -152,7 +153,8 @@ def simulate_detector(
         beta_cm = np.asarray(beam.boost_vector, dtype=np.float64)
         _smear_kernel(tracks, keep, masses, normals, params, beta_cm, true_tracks, smeared, parts,
                       mbc, delta_e)  # fmt: skip
-        angles = kinematics.angles_from_four_vectors(*parts, flavour[keep])
+        angles = kinematics.angles_from_four_vectors(parts[0], parts[1], parts[2], parts[3],
+                                                     flavour[keep])
     else:
         true_tracks = tracks[:, keep]
         e_beam = beam.e_beam_cm - sigma_beam * normals[:, 12]

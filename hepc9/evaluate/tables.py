@@ -125,7 +125,7 @@ def comparison_rows(
     """
     if interval_kind not in ("likelihood", "neyman"):
         raise DataError(f"interval kind '{interval_kind}' is not 'likelihood' or 'neyman'")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for res in results:
         for t in truths:
             try:

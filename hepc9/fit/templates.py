@@ -337,7 +337,7 @@ def fit_template(
             for ph, w, sl in norm_sets
         )
     return BackgroundTemplate(
-        orders=ords,  # type: ignore[arg-type]
+        orders=ords,
         coefficients=tuple(float(x) for x in a),
         q2_range=window,
         acceptance_corrected=acceptance is not None,

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import numba
 import numpy as np
 
 from hepc9.errors import DataError, did_you_mean
@@ -96,10 +97,8 @@ def resolve_threads(threads: int) -> int:
     if threads > 0:
         return threads
     try:
-        import numba
-
         return max(1, int(numba.config.NUMBA_NUM_THREADS))
-    except (ImportError, AttributeError, ValueError):
+    except (AttributeError, ValueError):
         return max(1, os.cpu_count() or 1)
 
 

@@ -58,10 +58,10 @@ def lab_four_vectors(
         )
     if not isinstance(rng, np.random.Generator):
         raise DataError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    cols = [np.asarray(events[c], dtype=np.float64) for c in needed[:5]]
+    q2, ctl, ctk, chi, mkpi = (np.asarray(events[c], dtype=np.float64) for c in needed[:5])
     flav = np.asarray(events["flavour"])
     p4 = kinematics.four_vectors_from_angles(
-        *cols, flav, m_b=constants.m_B0, m_k=constants.m_K, m_pi=constants.m_pi,
+        q2, ctl, ctk, chi, mkpi, flav, m_b=constants.m_B0, m_k=constants.m_K, m_pi=constants.m_pi,
         m_mu=constants.m_mu,
     )  # fmt: skip
     lab_kw: dict[str, Any] = {"rng": rng, "m_b": constants.m_B0}

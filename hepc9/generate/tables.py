@@ -105,11 +105,12 @@ def _angular_bound_fast(j: np.ndarray) -> np.ndarray:
         _angular_bound_kernel(jt, *cells, out)
         return out
     edges = [n * p // parts for p in range(parts + 1)]
+
+    def part(a: int, b: int) -> None:
+        _angular_bound_kernel(jt[a:b], *cells, out[a:b])
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=parts) as pool:
-        futures = [
-            pool.submit(_angular_bound_kernel, jt[a:b], *cells, out[a:b])
-            for a, b in itertools.pairwise(edges)
-        ]
+        futures = [pool.submit(part, a, b) for a, b in itertools.pairwise(edges)]
         for fut in futures:
             fut.result()
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -196,10 +197,10 @@ def angles_from_four_vectors_numpy(
     l1 = np.where(is_b0, mup, mum)
     l2 = np.where(is_b0, mum, mup)
 
-    def lv(a: np.ndarray) -> vector.MomentumNumpy4D:
+    def lv(a: np.ndarray) -> Any:  # a vector.MomentumNumpy4D
         return vector.array({"E": a[:, 0], "px": a[:, 1], "py": a[:, 2], "pz": a[:, 3]})
 
-    def xyz(v: vector.MomentumNumpy4D) -> np.ndarray:
+    def xyz(v: Any) -> np.ndarray:
         return np.stack([v.px, v.py, v.pz], axis=1)
 
     v_l1, v_l2, v_k, v_pi = lv(l1), lv(l2), lv(k), lv(pi)

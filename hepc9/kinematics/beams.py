@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -148,6 +149,10 @@ def _beam_p4(energy: np.ndarray, crossing_angle: float, direction: float) -> np.
     return out
 
 
+@overload
+def lab_to_cm(p4: np.ndarray, beam: BeamSpec = ...) -> np.ndarray: ...
+@overload
+def lab_to_cm(p4: Mapping[str, np.ndarray], beam: BeamSpec = ...) -> dict[str, np.ndarray]: ...
 def lab_to_cm(
     p4: np.ndarray | Mapping[str, np.ndarray], beam: BeamSpec = BELLE2
 ) -> np.ndarray | dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 from hepc9.errors import BackendError, did_you_mean
 
@@ -68,7 +69,7 @@ def quiet_native_logs() -> None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    absl = sys.modules.get("absl.logging")
+    absl: Any = sys.modules.get("absl.logging")
     if absl is None:
         try:
             import absl.logging as absl

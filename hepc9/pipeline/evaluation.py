@@ -9,7 +9,7 @@ regenerated from their random-stream keys) and goes through the one runner
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def _span(values: Any) -> tuple[float, float] | None:
 
 def estimator_context(
     info: dict[str, Any], *, with_background: bool
-) -> tuple[tuple[float, float] | None, str | None]:
+) -> tuple[tuple[float, float] | None, Literal["fixed", "free"] | None]:
     """Training prior and background-fraction mode of a trained estimator, from ``model.json``.
 
     Parameters
@@ -95,7 +95,7 @@ def estimator_context(
     else:
         prior = _span(labels.get("grid")) or _span((info.get("dataset_index") or {})
                                                   .get("labels"))
-    fraction = None
+    fraction: Literal["fixed", "free"] | None = None
     if with_background:
         mode = (info.get("training") or {}).get("background_fraction", "fixed")
         fraction = "free" if mode == "varied" else "fixed"

@@ -177,6 +177,7 @@ def images_from_file(
         x = voxelize_batch(part, spec, n_images=stop - start, dtype=np.float32,
                            weights=None if weights is None else weights[sl],
                            threads=d.threads, **ckw)
+        assert isinstance(x, np.ndarray)  # no return_dropped: images only
         y = np.full(stop - start, label, np.float32)
         chunks.append(write_chunk(out, number, x, y, dtype=d.dtype,
                                   extra={"label": label, "sources": [str(p) for p in path_list]}))

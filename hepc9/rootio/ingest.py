@@ -173,8 +173,8 @@ class IngestStream:
                 f"{path} has another Wilson-coefficient point than {self.paths[0]} "
                 f"({', '.join(differ)} differ); files of different labels cannot be merged"
             )
-        prov = {"path": str(path.resolve()), "layout": "native", "tree": "events", "rows_read": 0,
-                "rows_dropped": 0, "rows_kept": 0}
+        prov: dict[str, Any] = {"path": str(path.resolve()), "layout": "native", "tree": "events",
+                                "rows_read": 0, "rows_dropped": 0, "rows_kept": 0}
         self.provenance.append(prov)
         tally = EventCheck()
         for chunk in iterate_events(path, step_size=self._step):

@@ -171,6 +171,8 @@ def _resolve(
                     "(or [ingest] tree)"
                 )
             chosen = trees[0]
+        if chosen is None:  # every layout but flat names its tree
+            raise ConfigError(f"{path}: no tree to read; choose one with --tree NAME")
         if found == "native" and chosen != "events":
             raise ConfigError(
                 f"native hepc9 files keep their events in tree 'events', not {chosen!r}; "
