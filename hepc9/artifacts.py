@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hepc9 import __version__
 from hepc9.errors import DataError, Hepc9Error, OutputExistsError
 
@@ -296,8 +298,6 @@ def write_text(path: str | Path, text: str, *, overwrite: bool = True) -> Path:
 
 def json_default(obj: Any) -> Any:
     """Convert numpy values, result objects (``to_dict``) and paths for ``json.dumps``."""
-    import numpy as np
-
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

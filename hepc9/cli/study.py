@@ -62,7 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
               f"{'σ_CRB':>7s} {'slope':>6s} {'(σ/slope)/σ_CRB':>15s} {'raw σ/σ_CRB':>11s} "
               f"{'√MSE/σ_CRB':>10s}")
         for r in table["rows"]:
-            def cell(key: str, width: int, fmt: str, r: dict = r) -> str:
+            def cell(key: str, width: int, fmt: str, r: dict[str, Any] = r) -> str:
                 return f"{r[key]:{width}{fmt}}" if r.get(key) is not None else f"{'–':>{width}s}"
 
             flag = "" if r.get("headline", True) else "  (near prior edge)"

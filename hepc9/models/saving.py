@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hepc9 import __version__
 from hepc9.artifacts import atomic_path, write_text
 from hepc9.errors import DataError, OutputExistsError, SchemaError
@@ -49,7 +51,6 @@ def _custom_objects() -> None:
 
 def _versions() -> dict[str, str]:
     import keras
-    import numpy as np
 
     return {
         "hepc9": __version__,

@@ -21,6 +21,10 @@ import numpy as np
 
 from hepc9.config import Config, load_config
 from hepc9.errors import ConfigError
+from hepc9.physics.constants import SHIFT_NAMES
+from hepc9.rootio import iterate_any
+from hepc9.rootio.native import make_meta, write_events
+from hepc9.seeding import rng as make_rng
 
 __all__ = ["apply_mapping_file", "convert_files"]
 
@@ -125,11 +129,6 @@ def convert_files(
         Summary: output, layout, tree, level, events written, rows read and dropped, seconds,
         events per second.
     """
-    from hepc9.physics.constants import SHIFT_NAMES
-    from hepc9.rootio import iterate_any
-    from hepc9.rootio.native import make_meta, write_events
-    from hepc9.seeding import rng as make_rng
-
     start = time.perf_counter()
     if mapping is not None:
         config = apply_mapping_file(config, mapping)

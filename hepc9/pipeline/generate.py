@@ -17,6 +17,7 @@ from hepc9.artifacts import check_target
 from hepc9.config import Config
 from hepc9.errors import Hepc9Error, OutputExistsError
 from hepc9.generate import iter_sample_events, lab_four_vectors
+from hepc9.rootio.native import make_meta, write_events
 from hepc9.seeding import seed_sequence, spawn_key
 from hepc9.simulation import SampleInputs
 
@@ -217,8 +218,6 @@ def generate_file(
     dict
         Summary: output path, events, seconds, events per second, metadata.
     """
-    from hepc9.rootio.native import make_meta, write_events
-
     out = check_output_path(output, overwrite=overwrite)
     inputs = generator_inputs(cfg)
     g = cfg.generate
