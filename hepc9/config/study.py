@@ -131,6 +131,9 @@ class FitConfig:
     #: Poisson-bootstrap replicas of the efficiency sample for the efficiency error component
     #: (0: not propagated); the template component is propagated from the template covariance.
     efficiency_replicas: int = 20
+    #: Extrapolate the template from two Mbc slices of the sideband to the signal region
+    #: (mitigation of Mbc-dependent background shapes, hepc9.fit.sideband_slices).
+    sideband_extrapolation: bool = False
     #: Background fraction in the signal region: start value (free) or fixed value; ``None``
     #: starts at 0.1 when a sideband is given.
     background_fraction: float | None = None

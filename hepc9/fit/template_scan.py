@@ -46,11 +46,15 @@ class OrderScan:
     steps : tuple of dict
         One entry per tried raise: ``orders``, ``log_likelihood``, ``gain`` (2ΔlnL against
         the accepted orders of that step), ``added`` (parameters), ``threshold``, ``accepted``.
+    extrapolation : dict or None
+        Set when ``template`` was extrapolated from two Mbc slices of the sideband at the chosen
+        orders (:func:`hepc9.fit.sideband_slices.extrapolated_template`).
     """
 
     template: BackgroundTemplate
     criterion: str
     steps: tuple[dict[str, Any], ...]
+    extrapolation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-compatible data (chosen orders, criterion and every step)."""
@@ -58,6 +62,7 @@ class OrderScan:
             "criterion": self.criterion,
             "chosen": list(self.template.orders),
             "steps": [dict(s) for s in self.steps],
+            "extrapolation": self.extrapolation,
         }
 
 

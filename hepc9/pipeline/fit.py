@@ -9,6 +9,7 @@ template, fits (:mod:`hepc9.fit.likelihood`) and writes the result atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,9 @@ from hepc9.fit.driver import fit_events
 from hepc9.fit.fisher import CRBResult, cramer_rao
 from hepc9.fit.options import FitOptions
 from hepc9.fit.results import FitResult
+from hepc9.fit.sideband_slices import argus_mean, extrapolated_template
 from hepc9.fit.template_scan import OrderScan, scan_template_orders
+from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import SHIFT_NAMES, ModelConstants, model_constants
 from hepc9.physics.window import resolve_q2_range
 from hepc9.rootio import load_events
@@ -185,16 +188,29 @@ def load_template(
     """
     sb, _ = _read(path, config, layout)
     fc = config.fit
-    return scan_template_orders(
+    kwargs: dict[str, Any] = {
+        "q2_range": q2_range,
+        "acceptance": acceptance,
+        "outside": "drop",
+        "constants": model_constants(config.physics.constants),
+    }
+    scan = scan_template_orders(
         sb,
         criterion=fc.template_criterion,
         start=fc.template_orders,
         max_orders=fc.template_max_orders,
-        q2_range=q2_range,
-        acceptance=acceptance,
-        outside="drop",
-        constants=model_constants(config.physics.constants),
+        **kwargs,
     )
+    if not fc.sideband_extrapolation:
+        return scan
+    bg, m0 = config.background, BELLE2.e_beam_cm
+    target = argus_mean(
+        config.selection.mbc_signal_min, m0, c=bg.argus_c, m0=m0, m_min=bg.mbc_min
+    )
+    template, info = extrapolated_template(
+        sb, mbc_target=target, orders=scan.template.orders, **kwargs
+    )
+    return dataclasses.replace(scan, template=template, extrapolation=info)
 
 
 def fit_file(
