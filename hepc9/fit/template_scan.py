@@ -10,10 +10,12 @@ sideband needs it:
 * ``"aic"``: 2ΔlnL > 2k;
 * ``"lrt"``: likelihood-ratio test, χ²_k p-value of 2ΔlnL below ``alpha``.
 
-The scan stops when no raise is accepted.  The template problem is convex and each candidate
-starts from the accepted coefficients (extended by zeros), so a step costs a few Newton
-iterations per candidate.  Every evaluated step is returned in :attr:`OrderScan.steps` and is
-written to the fit output JSON (``background_template.order_scan``).
+The candidates are ranked by the score (Rao) statistic n gᵀH⁻¹g of the added terms, from one
+gradient and Hessian of the sideband −ln L at the accepted fit (extended by zeros to the
+maximum orders); only the best-ranked candidate is refitted (up to two when the score test
+overrates it) and its actual 2ΔlnL decides.  The scan stops when no raise is accepted.
+Every candidate is returned in :attr:`OrderScan.steps` and written to the fit output JSON
+(``background_template.order_scan``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
-from hepc9.fit.templates import BackgroundTemplate, fit_template
+from hepc9.fit.templates import (
+    BackgroundTemplate,
+    _log_sum,
+    _quadrature_sets,
+    fit_template,
+    template_features,
+)
 
 __all__ = ["CRITERIA", "OrderScan", "scan_template_orders"]
 
@@ -44,8 +52,9 @@ class OrderScan:
         The template at the chosen orders.
     criterion : str
     steps : tuple of dict
-        One entry per tried raise: ``orders``, ``log_likelihood``, ``gain`` (2ΔlnL against
-        the accepted orders of that step), ``added`` (parameters), ``threshold``, ``accepted``.
+        One entry per candidate raise: ``orders``, ``score`` (score statistic), ``gain`` (the
+        refitted 2ΔlnL against the accepted orders of that step, ``None`` when not refitted),
+        ``added`` (parameters), ``threshold``, ``accepted``.
     extrapolation : dict or None
         Set when ``template`` was extrapolated from two Mbc slices of the sideband at the chosen
         orders (:func:`hepc9.fit.sideband_slices.extrapolated_template`).
@@ -74,6 +83,70 @@ def _threshold(criterion: str, added: int, n: int, alpha: float) -> float:
     from scipy.stats import chi2
 
     return float(chi2.isf(alpha, added))
+
+
+#: Candidate refits per step when the score test overrates a raise.
+_TRIES = 2
+_CHUNK = 250_000
+_COLS = ("q2", "costheta_l", "costheta_k", "chi")
+
+
+def _window_feature_mean(
+    sideband: Mapping[str, np.ndarray], orders: Sequence[int], window: tuple[float, float]
+) -> np.ndarray:
+    """Mean feature vector of the finite sideband events inside the window."""
+    ev = {c: np.asarray(sideband[c], dtype=np.float64) for c in _COLS}
+    keep = np.ones(ev["q2"].size, dtype=bool)
+    for v in ev.values():
+        keep &= np.isfinite(v)
+    keep &= (ev["q2"] >= window[0]) & (ev["q2"] <= window[1])
+    return template_features({c: v[keep] for c, v in ev.items()}, orders, window).mean(axis=0)
+
+
+def _grad_hess(
+    sb_mean: np.ndarray,
+    a: np.ndarray,
+    orders: Sequence[int],
+    window: tuple[float, float],
+    acceptance: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of the mean sideband −ln L at ``a`` (layout of ``orders``)."""
+    nfeat = sb_mean.size
+    grad, hess = -sb_mean.copy(), np.zeros((nfeat, nfeat))
+    if acceptance is None:
+        for ph, w, sl in _quadrature_sets(orders, window):
+            if ph.shape[1]:
+                _, m, c = _log_sum(ph, w, a[sl])
+                grad[sl] += m
+                hess[sl, sl] += c
+        return grad, hess
+    # chunked moments of the features under w·exp(Φa) over the acceptance sample
+    pts, wts = acceptance.points, acceptance.weights
+    chunks = [slice(i, i + _CHUNK) for i in range(0, wts.size, _CHUNK)]
+    zmax = max(
+        float((template_features({c: pts[c][sl] for c in _COLS}, orders, window) @ a).max())
+        for sl in chunks
+    )
+    s0, s1, s2 = 0.0, np.zeros(nfeat), np.zeros((nfeat, nfeat))
+    for sl in chunks:
+        phi = template_features({c: pts[c][sl] for c in _COLS}, orders, window)
+        e = wts[sl] * np.exp(phi @ a - zmax)
+        s0 += float(e.sum())
+        s1 += e @ phi
+        s2 += (phi * e[:, None]).T @ phi
+    mean = s1 / s0
+    return grad + mean, s2 / s0 - np.outer(mean, mean)
+
+
+def _columns(orders: Sequence[int], top: Sequence[int]) -> np.ndarray:
+    """Columns of the ``orders`` features inside the layout of ``top``."""
+    cols: list[int] = []
+    pos = 0
+    for dim in range(4):
+        width = 2 * orders[dim] if dim == 3 else orders[dim]
+        cols.extend(range(pos, pos + width))
+        pos += 2 * top[dim] if dim == 3 else top[dim]
+    return np.asarray(cols, dtype=np.int64)
 
 
 def _n_features(orders: Sequence[int]) -> int:
@@ -137,33 +210,39 @@ def scan_template_orders(
     if criterion == "none":
         return OrderScan(best, criterion, ())
     n = best.n_events
+    window = best.q2_range
+    sb_mean = _window_feature_mean(sideband, top, window)
+    acceptance = template_kwargs.get("acceptance")
     while True:
+        a_full = _extend(best.coefficients, cur, top)
+        grad, hess = _grad_hess(sb_mean, a_full, top, window, acceptance)
         trials = []
         for dim, jump in ((d, j) for d in range(4) for j in (1, 2)):
             if cur[dim] + jump > top[dim]:
                 continue
             new = tuple(o + (jump if d == dim else 0) for d, o in enumerate(cur))
-            a0 = _extend(best.coefficients, cur, new)
-            tpl = fit_template(sideband, orders=new, start=a0, **template_kwargs)
+            idx = _columns(new, top)
+            g = grad[idx]
+            score = float(n * g @ np.linalg.lstsq(hess[np.ix_(idx, idx)], g, rcond=None)[0])
             added = _n_features(new) - _n_features(cur)
-            gain = 2.0 * (tpl.log_likelihood - best.log_likelihood)
-            trials.append((gain - _threshold(criterion, added, n, alpha), gain, added, new, tpl))
-        if not trials:
-            break
+            thr = _threshold(criterion, added, n, alpha)
+            trials.append((score - thr, score, thr, added, new))
         trials.sort(key=lambda t: t[0], reverse=True)
-        accepted = trials[0][0] > 0.0
-        for i, (excess, gain, added, new, tpl) in enumerate(trials):
-            steps.append(
-                {
-                    "orders": list(new),
-                    "log_likelihood": tpl.log_likelihood,
-                    "gain": gain,
-                    "added": added,
-                    "threshold": gain - excess,
-                    "accepted": bool(accepted and i == 0),
-                }
-            )
-        if not accepted:
+        chosen, refits = None, 0
+        for excess, score, thr, added, new in trials:
+            step: dict[str, Any] = {"orders": list(new), "score": score, "added": added,
+                                    "threshold": thr, "gain": None, "accepted": False}  # fmt: skip
+            if chosen is None and excess > 0.0 and refits < _TRIES:
+                refits += 1
+                a0 = _extend(best.coefficients, cur, new)
+                tpl = fit_template(sideband, orders=new, start=a0, **template_kwargs)
+                step["gain"] = 2.0 * (tpl.log_likelihood - best.log_likelihood)
+                step["log_likelihood"] = tpl.log_likelihood
+                if step["gain"] > thr:
+                    step["accepted"] = True
+                    chosen = (new, tpl)
+            steps.append(step)
+        if chosen is None:
             break
-        cur, best = trials[0][3], trials[0][4]
+        cur, best = chosen
     return OrderScan(best, criterion, tuple(steps))
