@@ -90,8 +90,8 @@ def run(args, truth, root):
         templates[f"extrapolated {scan.template.orders}"] = ext
         out["extrapolation"] = {k: info[k] for k in ("slice_mbc", "mbc_target", "k")}
     out["order_scan"] = {"chosen": list(scan.template.orders), "seconds": t_scan,
-                         "steps": [(s["orders"], round(s["gain"], 1), s["accepted"])
-                                   for s in scan.steps]}
+                         "steps": [(s["orders"], round(s["score"], 1), s["gain"], s["accepted"])
+                                   for s in scan.steps if s["gain"] is not None]}
     rows = {}
     for name, tpl in templates.items():
         res, secs = _fit(data, background=tpl, background_fraction=0.44, **common)

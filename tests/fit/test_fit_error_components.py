@@ -1,5 +1,6 @@
 """Template order scan and the template/efficiency components of the fit error."""
 
+import json
 import math
 
 import numpy as np
@@ -112,3 +113,37 @@ def test_efficiency_component_scales_with_the_simulation_size():
     assert 1.8 < eff[small] / eff[large] < 4.5  # √8 ≈ 2.8
     again = fit_events(data, q2_range=WINDOW, acceptance=acc, efficiency_replicas=30)
     assert again.error_components == comp  # one seed fixes the bootstrap
+
+
+def test_fit_file_reports_the_order_scan_and_components(tmp_path, draw_background):
+    from hepc9.config import load_config
+    from hepc9.pipeline.fit import fit_file
+    from hepc9.rootio.native import make_meta, write_events
+
+    data = _data(draw_background, n=4000)
+    sb = draw_background(8000, 11)
+    extra = {"mkpi": 0.89555, "flavour": 1}
+    for name, ev in (("data", data), ("sb", sb)):
+        n = ev["q2"].size
+        cols = {**ev, **{k: np.full(n, v) for k, v in extra.items()}}
+        cols["flavour"] = cols["flavour"].astype(np.int8)
+        meta = make_meta(level="det", shifts={}, seed=1, n_events=n, config_digest=None)
+        write_events(tmp_path / f"{name}.root", cols, meta)
+    out = tmp_path / "fit.json"
+    for criterion in ("bic", "none"):
+        cfg = load_config(overrides=[f"fit.template_criterion={criterion}"])
+        res = fit_file(tmp_path / "data.root", config=cfg, q2_range=WINDOW,
+                       sideband=tmp_path / "sb.root", output=out, overwrite=True)
+        saved = json.loads(out.read_text())
+        scan = saved["background_template"]["order_scan"]
+        assert scan["criterion"] == criterion
+        assert saved["background_template"]["orders"] == scan["chosen"]
+        assert saved["errors"]["dc9"] == pytest.approx(res.errors["dc9"])
+        assert saved["error_components"]["template"]["dc9"] > 0.0
+        if criterion == "none":
+            assert scan["chosen"] == [2, 2, 2, 1]
+        else:
+            # the truth has orders (2,2,2,1) (conftest): BIC tries raises and rejects them
+            assert scan["chosen"] == [2, 2, 2, 1]
+            assert scan["steps"]
+            assert not any(s["accepted"] for s in scan["steps"])
