@@ -164,10 +164,18 @@ def error_components(
         coeffs = acceptance.coefficients(params=params, at=at, constants=constants)
         gen = stream_rng(seed, "fit_errors")
         shifts = []
+        g0 = b0 = None
+        if template is not None:
+            # the template is fixed here: only its normalisation Σ w g changes per replica
+            b0 = nll.background
+            z0 = None if phi_a is None else phi_a @ a0
+            g0 = None if z0 is None else np.exp(z0 - z0.max())
         for _ in range(replicas):
             w = acceptance.weights * gen.poisson(1.0, acceptance.weights.size)
             w = w / w.sum()
-            bkg = None if template is None else bkg_at(a0, w)
+            bkg = None
+            if b0 is not None and g0 is not None:
+                bkg = b0 * (float(acceptance.weights @ g0) / float(w @ g0))
             shifts.append(_newton_shift(nll, w @ coeffs, bkg, x))
         var_e = np.var(np.asarray(shifts), axis=0, ddof=1)
         n_rep = replicas
