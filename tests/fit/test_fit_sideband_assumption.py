@@ -63,3 +63,25 @@ def test_extrapolation_reduces_the_bias_of_mbc_dependent_shapes():
     assert abs(shifts["plain"]) > 0.3  # the sideband assumption fails visibly
     assert abs(shifts["extrapolated"]) < 0.5 * abs(shifts["plain"])
     assert abs(fracs["extrapolated"] - 0.44) < abs(fracs["plain"] - 0.44)
+
+
+def test_pipeline_template_uses_the_slice_extrapolation(tmp_path):
+    from hepc9.config import load_config
+    from hepc9.pipeline.fit import load_template
+    from hepc9.rootio.native import make_meta, write_events
+
+    _, sb = _regions(0.5, 60_000, 2)
+    cols = {k: v for k, v in sb.items() if not k.endswith("_true")}
+    meta = make_meta(level="det", shifts={}, seed=2, n_events=cols["q2"].size, config_digest=None)
+    write_events(tmp_path / "sb.root", cols, meta)
+    base = ["fit.template_criterion=none", "fit.template_orders=[1,1,1,1]"]
+    plain = load_template(tmp_path / "sb.root", config=load_config(overrides=base),
+                          q2_range=None)
+    assert plain.extrapolation is None
+    cfg = load_config(overrides=[*base, "fit.sideband_extrapolation=true"])
+    ext = load_template(tmp_path / "sb.root", config=cfg, q2_range=None)
+    info = ext.to_dict()["extrapolation"]
+    assert info["slice_mbc"][0] < info["slice_mbc"][1] < info["mbc_target"]
+    # s > 0 lowers ⟨P1(u_q)⟩ towards the signal region: the q² slope coefficient moves on
+    lo, hi = (c[0] for c in info["slice_coefficients"])
+    assert (ext.template.coefficients[0] - hi) * (hi - lo) > 0
