@@ -33,6 +33,7 @@ STAGES: dict[str, int] = {
     "efficiency_mc": 20,
     "fit_toys": 21,
     "fisher": 22,
+    "fit_errors": 23,
     "train": 30,
     "evaluate": 40,
     "observables": 50,

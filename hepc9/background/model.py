@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.background.mbc_correlation import correlate_with_mbc
 from hepc9.background.shapes import (
     argus_cdf,
     linear_cdf,
@@ -206,4 +207,7 @@ def generate_background(
     for name in _KINEMATIC:
         out[f"{name}_true"] = np.full(n, np.nan)
     out["flavour_true"] = np.zeros(n, dtype=np.int8)
+    if config.mbc_shape_strength:  # Mbc-dependent shapes (off by default: draws unchanged)
+        correlate_with_mbc(out, strength=config.mbc_shape_strength, config=config, m0=m0,
+                           q2_range=(q2_lo, q2_hi), rng=rng)  # fmt: skip
     return out

@@ -98,6 +98,12 @@ def check_detector_background_selection(cfg: Config, origin: str) -> None:
                 "density somewhere in its range; reduce the coefficients"
             )
 
+    if not -1.0 <= b.mbc_shape_strength <= 1.0:
+        raise ConfigError(
+            f"[background] mbc_shape_strength = {b.mbc_shape_strength} in {origin} must be in "
+            "[-1, 1]"
+        )
+
     sb_lo, sb_hi = s.mbc_sideband
     if not sb_lo < sb_hi:
         raise ConfigError(

@@ -160,6 +160,9 @@ class BackgroundConfig:
     costheta_k_legendre: tuple[float, ...] = (0.5, 0.2)
     #: Coefficients a1, a2, ... of the χ density 1 + Σ a_n cos(nχ) (flat-ish).
     chi_cosines: tuple[float, ...] = (0.0, 0.05)
+    #: Strength s (|s| ≤ 1) of Mbc-dependent q² and angular shapes, a test of the sideband
+    #: method (hepc9.background.mbc_correlation); 0 = independent shapes (unchanged draws).
+    mbc_shape_strength: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

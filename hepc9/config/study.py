@@ -122,6 +122,18 @@ class FitConfig:
     efficiency_evaluate: Literal["reco", "true"] = "reco"
     #: Background template orders: Legendre in q², cosθℓ, cosθK and χ harmonics (physics.md §8).
     template_orders: tuple[int, int, int, int] = (2, 2, 2, 1)
+    #: How the sideband chooses the template orders (hepc9.fit.template_scan): ``bic``/``aic``
+    #: (information criterion), ``lrt`` (likelihood-ratio test at size 0.01) scan upwards from
+    #: ``template_orders`` to ``template_max_orders``; ``none`` uses ``template_orders``.
+    template_criterion: Literal["none", "bic", "aic", "lrt"] = "bic"
+    #: Largest orders of the template order scan.
+    template_max_orders: tuple[int, int, int, int] = (8, 8, 8, 6)
+    #: Poisson-bootstrap replicas of the efficiency sample for the efficiency error component
+    #: (0: not propagated); the template component is propagated from the template covariance.
+    efficiency_replicas: int = 20
+    #: Extrapolate the template from two Mbc slices of the sideband to the signal region
+    #: (mitigation of Mbc-dependent background shapes, hepc9.fit.sideband_slices).
+    sideband_extrapolation: bool = False
     #: Background fraction in the signal region: start value (free) or fixed value; ``None``
     #: starts at 0.1 when a sideband is given.
     background_fraction: float | None = None

@@ -175,6 +175,20 @@ def _check_fit(cfg: Config, origin: str) -> None:
         raise ConfigError(f"[fit] strategy = {f.strategy} in {origin} must be 0, 1 or 2")
     if any(o < 0 for o in f.template_orders):
         raise ConfigError(f"[fit] template_orders in {origin} must be >= 0")
+    if any(o < t for o, t in zip(f.template_max_orders, f.template_orders, strict=True)):
+        raise ConfigError(
+            f"[fit] template_max_orders {list(f.template_max_orders)} in {origin} must not be "
+            f"below template_orders {list(f.template_orders)}"
+        )
+    if f.template_criterion not in ("none", "bic", "aic", "lrt"):
+        raise ConfigError(
+            f"[fit] template_criterion = {f.template_criterion!r} in {origin} must be one of "
+            "none, bic, aic, lrt"
+        )
+    if f.efficiency_replicas < 0 or f.efficiency_replicas == 1:
+        raise ConfigError(
+            f"[fit] efficiency_replicas = {f.efficiency_replicas} in {origin} must be 0 or >= 2"
+        )
     if f.background_fraction is not None and not 0.0 <= f.background_fraction < 1.0:
         raise ConfigError(
             f"[fit] background_fraction = {f.background_fraction} in {origin} must be in [0, 1)"

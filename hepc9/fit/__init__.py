@@ -1,23 +1,26 @@
 """Unbinned 4D maximum-likelihood fit and the Cramér–Rao bound.
 
-=================  ==========================================================================
-``likelihood``     the public face of the fit: re-exports the names of the modules below
-                   (``from hepc9.fit.likelihood import fit_events`` keeps working)
-``packed``         packed symmetric quadratic forms and their monomials
-``kernels``        event sums of −ln L, gradient and Hessian (numba) and their numpy twins
-``nll``            the FCN :class:`UnbinnedNLL` (−ln L with analytic gradient and Hessian)
-``inputs``         free-parameter names, the fit window rule, event checks, per-event forms,
-                   model normalisation
-``options``        :class:`FitOptions`: every option of one fit, declared once
-``results``        :class:`FitResult`, :class:`ScanResult`
-``minimise``       Newton start, MIGRAD/HESSE/MINOS, result assembly, likelihood scans
-``driver``         :class:`LikelihoodFit` and :func:`fit_events`
-``precompute``     spline table of the J_i matrices: fast per-event quadratic forms (numba)
-``acceptance``     efficiency-corrected normalisation from a reconstructed simulation sample
-``templates``      smooth background templates fitted to Mbc-sideband events
-``fisher``         Fisher information and :func:`cramer_rao` (σ_CRB for N events)
-``toys``           seeded, parallel ensembles of pseudo-experiments (:func:`fit_toys`)
-=================  ==========================================================================
+===================  ==========================================================================
+``likelihood``       the public face of the fit: re-exports the names of the modules below
+                     (``from hepc9.fit.likelihood import fit_events`` keeps working)
+``packed``           packed symmetric quadratic forms and their monomials
+``kernels``          event sums of −ln L, gradient and Hessian (numba) and their numpy twins
+``nll``              the FCN :class:`UnbinnedNLL` (−ln L with analytic gradient and Hessian)
+``inputs``           free-parameter names, the fit window rule, event checks, per-event forms,
+                     model normalisation
+``options``          :class:`FitOptions`: every option of one fit, declared once
+``results``          :class:`FitResult`, :class:`ScanResult`
+``minimise``         Newton start, MIGRAD/HESSE/MINOS, result assembly, likelihood scans
+``driver``           :class:`LikelihoodFit` and :func:`fit_events`
+``precompute``       spline table of the J_i matrices: fast per-event quadratic forms (numba)
+``acceptance``       efficiency-corrected normalisation from a reconstructed simulation sample
+``templates``        smooth background templates fitted to Mbc-sideband events
+``template_scan``    template orders chosen from the sideband (BIC/AIC/LRT forward scan)
+``sideband_slices``  template extrapolated from two Mbc slices of the sideband
+``uncertainty``      template and efficiency components of the fit error
+``fisher``           Fisher information and :func:`cramer_rao` (σ_CRB for N events)
+``toys``             seeded, parallel ensembles of pseudo-experiments (:func:`fit_toys`)
+===================  ==========================================================================
 """
 
 from __future__ import annotations

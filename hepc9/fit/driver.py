@@ -23,6 +23,7 @@ from hepc9.fit.minimise import collect_result, newton_steps, run_migrad, scan_nl
 from hepc9.fit.nll import BACKGROUND_FRACTION, UnbinnedNLL
 from hepc9.fit.options import MINIMISER_FIELDS, FitOptions
 from hepc9.fit.results import FitResult, ScanResult
+from hepc9.fit.uncertainty import with_error_components
 from hepc9.physics.constants import WilsonShifts
 
 __all__ = ["LikelihoodFit", "fit_events"]
@@ -126,6 +127,8 @@ class LikelihoodFit:
         self.normalisation_kind = normalisation_kind
         self._minuit: Any = None
         self._result: FitResult | None = None
+        #: The fitted events in the window (set by :meth:`from_events`).
+        self.window_events: Mapping[str, np.ndarray] | None = None
 
     @classmethod
     def from_events(
@@ -185,7 +188,7 @@ class LikelihoodFit:
         bkg = None
         if opts.background is not None:
             bkg = opts.background.density_for_fit(ev, acceptance=acceptance)
-        return cls(
+        lf = cls(
             coeffs,
             norm,
             q2_range=window,
@@ -195,6 +198,8 @@ class LikelihoodFit:
             normalisation_kind=kind,
             options=opts,
         )
+        lf.window_events = ev
+        return lf
 
     @classmethod
     def from_coefficients(
@@ -340,8 +345,7 @@ class LikelihoodFit:
             )
         if tuple(best.parameters) != tuple(names):
             raise DataError(
-                f"best has the parameters {', '.join(best.parameters)}, this fit "
-                f"{', '.join(names)}"
+                f"best has the parameters {', '.join(best.parameters)}, this fit {', '.join(names)}"
             )
         return scan_nll(self.nll, best, parameter, grid, profile=profile)
 
@@ -373,9 +377,16 @@ def fit_events(
     Returns
     -------
     FitResult
+        With a background template or an acceptance sample, ``errors`` are the total errors
+        and ``error_components`` holds the statistical, template and efficiency parts
+        (:func:`~hepc9.fit.uncertainty.error_components`); ``covariance`` and MINOS stay
+        statistical.
     """
-    lf = LikelihoodFit.from_events(events, options=FitOptions.build(options, **overrides))
+    opts = FitOptions.build(options, **overrides)
+    lf = LikelihoodFit.from_events(events, options=opts)
     result = lf.fit()
+    if opts.background is not None or opts.acceptance is not None:
+        result = with_error_components(lf, result, opts)
     if scan is not None:
         profile = lf.scan(scan[0], scan[1], profile=True, best=result)
         result = dataclasses.replace(result, scan=profile.to_dict())

@@ -68,6 +68,11 @@ class FitOptions:
         Hessian first).
     tolerance : float
         Minuit EDM tolerance factor.
+    efficiency_replicas : int
+        Poisson-bootstrap replicas of the acceptance sample for the efficiency error component
+        of :func:`~hepc9.fit.driver.fit_events` (0: not propagated; :mod:`hepc9.fit.uncertainty`).
+    error_seed : int
+        Master seed of that bootstrap.
     """
 
     free: tuple[str, ...] = ("dc9",)
@@ -87,6 +92,8 @@ class FitOptions:
     start: Mapping[str, float] | None = None
     max_calls: int | None = None
     tolerance: float = 0.1
+    efficiency_replicas: int = 20
+    error_seed: int = 0
 
     def __post_init__(self) -> None:
         """Normalise ``free``, ``fixed``, ``q2_range`` and ``start``; check ``outside``."""

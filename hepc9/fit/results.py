@@ -65,6 +65,12 @@ class FitResult:
         ``"model"`` (exact q² integral) or ``"acceptance"`` (simulation sample).
     message : str
         Empty for a good fit, otherwise what went wrong.
+    scan : dict or None
+        Likelihood profile, when requested.
+    error_components : dict or None
+        Statistical, template and efficiency parts of ``errors`` (then the total) for fits
+        with a background template or an acceptance sample
+        (:class:`~hepc9.fit.uncertainty.ErrorComponents`).
     """
 
     values: dict[str, float]
@@ -86,6 +92,7 @@ class FitResult:
     normalisation: str = "model"
     message: str = ""
     scan: dict[str, Any] | None = None
+    error_components: dict[str, Any] | None = None
 
     def interval(self, name: str) -> tuple[float, float]:
         """Return the MINOS interval (absolute lower, upper bound) of ``name``."""
@@ -122,6 +129,9 @@ class FitResult:
             "normalisation": self.normalisation,
             "message": self.message,
             "scan": self.scan,
+            **(
+                {} if self.error_components is None else {"error_components": self.error_components}
+            ),
         }
 
     @classmethod
@@ -153,6 +163,7 @@ class FitResult:
                 normalisation=str(data.get("normalisation", "model")),
                 message=str(data.get("message", "")),
                 scan=data.get("scan"),
+                error_components=data.get("error_components"),
             )
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise DataError(f"not a fit result: {err}") from err
@@ -171,6 +182,14 @@ class FitResult:
             lines.append(
                 f"{name:<10} {self.values[name]:>+10.4f} {self.errors[name]:>9.4f} {lo:>9} {hi:>9}"
             )
+        comp = self.error_components
+        if comp is not None:
+            lines.append("error components (total = quadrature sum; HESSE column is the total):")
+            for name in self.parameters:
+                lines.append(
+                    f"  {name:<8} stat {comp['statistical'][name]:.4f}  template "
+                    f"{comp['template'][name]:.4f}  efficiency {comp['efficiency'][name]:.4f}"
+                )
         if len(self.parameters) > 1:
             lines.append("correlations:")
             for name, row in zip(self.parameters, self.correlation, strict=True):

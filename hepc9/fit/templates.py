@@ -20,7 +20,10 @@ Normalisation:
   cancels from the signal+background likelihood; ∫ ε g is the Monte Carlo sum Σ w_i g(x_i)
   over the acceptance sample, in the same units as the signal normalisation.
 
-The statistical uncertainty of the template coefficients is not propagated into the fit.
+The statistical covariance of the coefficients, V_a = H⁻¹/n from the exact Hessian H of the
+mean sideband −ln L, is stored with the template (``covariance``) together with the maximised
+ln L (``log_likelihood``, up to an order-independent constant) for the order scan
+(:mod:`hepc9.fit.template_scan`) and the error propagation (:mod:`hepc9.fit.uncertainty`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from hepc9.errors import DataError
 from hepc9.fit.inputs import resolve_q2_range, select_window
 from hepc9.physics.constants import SEED_MODEL, ModelConstants
 
-__all__ = ["BackgroundTemplate", "fit_template", "template_features"]
+__all__ = ["BackgroundTemplate", "fit_template", "plain_log_norm", "template_features"]
 
 _NODES = 128
 _TWO_PI = 2.0 * math.pi
@@ -155,6 +158,10 @@ class BackgroundTemplate:
         ln Z of the plain density (without acceptance; NaN otherwise).
     n_events : int
         Sideband events used.
+    covariance : tuple of tuple of float
+        Statistical covariance of the coefficients (empty when unknown).
+    log_likelihood : float
+        Maximised sideband ln L (up to a constant common to every order; NaN when unknown).
     """
 
     orders: tuple[int, int, int, int]
@@ -163,6 +170,8 @@ class BackgroundTemplate:
     acceptance_corrected: bool = False
     log_norm: float = math.nan
     n_events: int = 0
+    covariance: tuple[tuple[float, ...], ...] = ()
+    log_likelihood: float = math.nan
 
     def log_shape(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
         """Return ln g(x) (unnormalised), shape (n,)."""
@@ -226,6 +235,8 @@ class BackgroundTemplate:
             "acceptance_corrected": self.acceptance_corrected,
             "log_norm": self.log_norm,
             "n_events": self.n_events,
+            "covariance": [list(r) for r in self.covariance],
+            "log_likelihood": self.log_likelihood,
         }
 
     @classmethod
@@ -238,7 +249,34 @@ class BackgroundTemplate:
             acceptance_corrected=bool(data["acceptance_corrected"]),
             log_norm=float(data["log_norm"]),
             n_events=int(data.get("n_events", 0)),
+            covariance=tuple(tuple(float(x) for x in r) for r in data.get("covariance", ())),
+            log_likelihood=float(data.get("log_likelihood", math.nan)),
         )
+
+    def with_coefficients(self, coefficients: Sequence[float]) -> BackgroundTemplate:
+        """Return a copy with other coefficients (``log_norm`` recomputed, no covariance)."""
+        a = np.asarray(coefficients, dtype=np.float64)
+        log_norm = math.nan
+        if not self.acceptance_corrected:
+            log_norm = plain_log_norm(self.orders, self.q2_range, a)
+        return BackgroundTemplate(
+            orders=self.orders,
+            coefficients=tuple(float(x) for x in a),
+            q2_range=self.q2_range,
+            acceptance_corrected=self.acceptance_corrected,
+            log_norm=float(log_norm),
+            n_events=self.n_events,
+        )
+
+
+def plain_log_norm(orders: Sequence[int], q2_range: tuple[float, float], a: np.ndarray) -> float:
+    """Return ln Z = ln ∫ g over the window (factorised quadrature) for coefficients ``a``."""
+    return float(
+        sum(
+            _log_sum(ph, w, a[sl])[0] if ph.shape[1] else math.log(float(w.sum()))
+            for ph, w, sl in _quadrature_sets(orders, q2_range)
+        )
+    )
 
 
 def fit_template(
@@ -250,6 +288,7 @@ def fit_template(
     outside: str = "drop",
     min_events: int = 20,
     constants: ModelConstants = SEED_MODEL,
+    start: Sequence[float] | None = None,
 ) -> BackgroundTemplate:
     """Fit the exponential-polynomial background template to sideband events.
 
@@ -269,6 +308,8 @@ def fit_template(
         Smallest usable sideband sample.
     constants : ModelConstants
         Masses that fix the kinematic q² range.
+    start : sequence of float, optional
+        Start coefficients (default 0); the problem is convex, so only the speed depends on it.
 
     Returns
     -------
@@ -319,7 +360,9 @@ def fit_template(
             h[sl, sl] += _log_sum(ph, w, a[sl])[2]
         return h
 
-    a0 = np.zeros(nfeat)
+    a0 = np.zeros(nfeat) if start is None else np.asarray(start, dtype=np.float64)
+    if a0.shape != (nfeat,):
+        raise DataError(f"template start has {a0.size} coefficients, the orders need {nfeat}")
     if nfeat:
         res = minimize(objective, a0, jac=True, hess=hessian, method="trust-exact")
         if not res.success or not np.all(np.isfinite(res.x)):
@@ -332,10 +375,9 @@ def fit_template(
         a = a0
     log_norm = math.nan
     if acceptance is None:
-        log_norm = sum(
-            _log_sum(ph, w, a[sl])[0] if ph.shape[1] else math.log(float(w.sum()))
-            for ph, w, sl in norm_sets
-        )
+        log_norm = plain_log_norm(ords, window, a)
+    hess = hessian(a)
+    cov = np.linalg.pinv(hess) / n if nfeat else np.zeros((0, 0))
     return BackgroundTemplate(
         orders=ords,
         coefficients=tuple(float(x) for x in a),
@@ -343,4 +385,6 @@ def fit_template(
         acceptance_corrected=acceptance is not None,
         log_norm=float(log_norm),
         n_events=int(n),
+        covariance=tuple(tuple(float(x) for x in r) for r in cov),
+        log_likelihood=-float(n) * objective(a)[0],
     )

@@ -92,8 +92,9 @@ def _fit_inputs(run_dir: str, cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {"acceptance": acceptance, "outside": "drop"}
     f = _background_fraction(cfg)
     if f > 0:
-        out["background"] = load_template(root / DETECTOR_FILES["sideband"], config=cfg,
-                                          q2_range=None, acceptance=acceptance)
+        out["background"] = load_template(
+            root / DETECTOR_FILES["sideband"], config=cfg, q2_range=None, acceptance=acceptance
+        ).template
         out["background_fraction"] = f
     while len(_FIT_INPUTS) >= 4:
         _FIT_INPUTS.pop(next(iter(_FIT_INPUTS)))

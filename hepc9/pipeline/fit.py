@@ -9,6 +9,7 @@ template, fits (:mod:`hepc9.fit.likelihood`) and writes the result atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,9 @@ from hepc9.fit.driver import fit_events
 from hepc9.fit.fisher import CRBResult, cramer_rao
 from hepc9.fit.options import FitOptions
 from hepc9.fit.results import FitResult
-from hepc9.fit.templates import BackgroundTemplate, fit_template
+from hepc9.fit.sideband_slices import argus_mean, extrapolated_template
+from hepc9.fit.template_scan import OrderScan, scan_template_orders
+from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import SHIFT_NAMES, ModelConstants, model_constants
 from hepc9.physics.window import resolve_q2_range
 from hepc9.rootio import load_events
@@ -103,6 +106,8 @@ def fit_options(config: Config, **overrides: Any) -> FitOptions:
         min_events=fc.min_events,
         minos=fc.minos,
         strategy=fc.strategy,
+        efficiency_replicas=fc.efficiency_replicas,
+        error_seed=config.seed,
     )
     return base.replace(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -163,7 +168,7 @@ def load_template(
     q2_range: Sequence[float] | None,
     acceptance: AcceptanceSample | None = None,
     layout: str = "auto",
-) -> BackgroundTemplate:
+) -> OrderScan:
     """Read sideband events and fit the background template to them.
 
     Parameters
@@ -177,17 +182,35 @@ def load_template(
 
     Returns
     -------
-    BackgroundTemplate
+    OrderScan
+        The template at the orders chosen by ``[fit] template_criterion`` (``.template``) and
+        the order scan (:func:`hepc9.fit.template_scan.scan_template_orders`).
     """
     sb, _ = _read(path, config, layout)
-    return fit_template(
+    fc = config.fit
+    kwargs: dict[str, Any] = {
+        "q2_range": q2_range,
+        "acceptance": acceptance,
+        "outside": "drop",
+        "constants": model_constants(config.physics.constants),
+    }
+    scan = scan_template_orders(
         sb,
-        q2_range=q2_range,
-        orders=config.fit.template_orders,
-        acceptance=acceptance,
-        outside="drop",
-        constants=model_constants(config.physics.constants),
+        criterion=fc.template_criterion,
+        start=fc.template_orders,
+        max_orders=fc.template_max_orders,
+        **kwargs,
     )
+    if not fc.sideband_extrapolation:
+        return scan
+    bg, m0 = config.background, BELLE2.e_beam_cm
+    target = argus_mean(
+        config.selection.mbc_signal_min, m0, c=bg.argus_c, m0=m0, m_min=bg.mbc_min
+    )
+    template, info = extrapolated_template(
+        sb, mbc_target=target, orders=scan.template.orders, **kwargs
+    )
+    return dataclasses.replace(scan, template=template, extrapolation=info)
 
 
 def fit_file(
@@ -258,12 +281,16 @@ def fit_file(
     if efficiency is not None:
         acc = load_acceptance(efficiency, config=config, q2_range=window, layout=layout)
         log.info("acceptance sample: %d events (effective %.0f)", acc.n_events, acc.effective_size)
-    template = None
+    template = order_scan = None
     if sideband is not None:
-        template = load_template(
+        order_scan = load_template(
             sideband, config=config, q2_range=window, acceptance=acc, layout=layout
         )
-        log.info("background template from %d sideband events", template.n_events)
+        template = order_scan.template
+        log.info(
+            "background template from %d sideband events, orders %s (%s)",
+            template.n_events, template.orders, order_scan.criterion,
+        )  # fmt: skip
     result = fit_events(events, options=options.replace(acceptance=acc, background=template),
                         scan=scan)  # fmt: skip
     if output is not None:
@@ -275,8 +302,11 @@ def fit_file(
             "events_meta": meta,
             "config_digest": config.digest(),
         }
-        if template is not None:
-            data["background_template"] = template.to_dict()
+        if template is not None and order_scan is not None:
+            data["background_template"] = {
+                **template.to_dict(),
+                "order_scan": order_scan.to_dict(),
+            }
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         write_json(Path(output), data, overwrite=overwrite)
     return result
@@ -326,7 +356,7 @@ def crb(
     if sideband is not None:
         template = load_template(
             sideband, config=config, q2_range=window, acceptance=acc, layout=layout
-        )
+        ).template
     elif background_fraction:
         raise DataError("--background-fraction needs a sideband sample (--sideband) for its shape")
     return cramer_rao(
