@@ -235,7 +235,7 @@ def scan_template_orders(
             if chosen is None and excess > 0.0 and refits < _TRIES:
                 refits += 1
                 a0 = _extend(best.coefficients, cur, new)
-                tpl = fit_template(sideband, orders=new, start=a0, **template_kwargs)
+                tpl = fit_template(sideband, orders=new, start=a0.tolist(), **template_kwargs)
                 step["gain"] = 2.0 * (tpl.log_likelihood - best.log_likelihood)
                 step["log_likelihood"] = tpl.log_likelihood
                 if step["gain"] > thr:

@@ -134,8 +134,9 @@ def error_components(
     x = np.array([best[n] for n in names])
     var_t = np.zeros(len(names))
     var_e = np.zeros(len(names))
-    phi_e = phi_a = None
-    a0 = None
+    phi_e: np.ndarray | None = None
+    phi_a: np.ndarray | None = None
+    a0 = np.zeros(0)
     if template is not None:
         a0 = np.asarray(template.coefficients)
         phi_e = template_features(events, template.orders, template.q2_range)
@@ -150,7 +151,7 @@ def error_components(
         return template.with_coefficients(a).density(events)
 
     norm0 = nll.normalisation
-    if template is not None and template.covariance:
+    if template is not None and template.covariance:  # a0 set from the template above
         lam, vec = np.linalg.eigh(np.asarray(template.covariance))
         for k in range(lam.size):
             if lam[k] <= 0.0:
