@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ConfigError, DataError, ShapeError
-from hepc9.models.inputs import batched, prepare_inputs
 
 __all__ = [
     "build",

@@ -28,7 +28,7 @@ FINE_POINTS = 801
 
 
 def fine_theta(nodes: np.ndarray) -> np.ndarray:
-    """The fine δC9 grid over the span of the class nodes, ``(FINE_POINTS,)``."""
+    """Return the fine δC9 grid over the span of the class nodes, ``(FINE_POINTS,)``."""
     g = np.asarray(nodes, dtype=np.float64)
     return np.linspace(g[0], g[-1], FINE_POINTS)
 
@@ -50,7 +50,7 @@ def offset_basis(theta: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 
 
 def _coefficient_model(model: Any) -> Any | None:
-    """The sub-model giving the raw quadratic coefficients, or ``None`` for a free head."""
+    """Return the sub-model giving the raw quadratic coefficients (``None``: free head)."""
     import keras
 
     try:

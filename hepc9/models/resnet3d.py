@@ -77,7 +77,7 @@ class CircularPad(layers.Layer):
 
 def conv3d(x: Any, filters: int, kernel: int, *, strides: int = 1, name: str,
            periodic: bool = True) -> Any:
-    """A bias-free Conv3D with ``same``-size output, χ padded circularly when ``periodic``."""
+    """Apply a bias-free Conv3D with ``same``-size output, χ padded circularly if ``periodic``."""
     if not periodic or kernel <= 1:
         return layers.Conv3D(filters, kernel, strides=strides, padding="same", use_bias=False,
                              name=name)(x)

@@ -111,7 +111,7 @@ def _plain_config(section: Any) -> dict[str, Any]:
 
 
 def _training_record(source: ArraySource | StreamSource) -> dict[str, Any]:
-    """What the network was given: label prior and background fraction (model.json)."""
+    """Return what the network was given: label prior, background fraction (model.json)."""
     rec: dict[str, Any] = {"stream": isinstance(source, StreamSource)}
     if isinstance(source, StreamSource):
         rec["background_fraction"] = source.background_fraction

@@ -39,11 +39,13 @@ def test_prior_labels_are_continuous_and_cover_the_range():
     assert counts.min() > 0.5 * y.size / 8
     src = StreamSource.from_stream(stream)
     info = label_info("grid", src.labels, standardize=True, prior=src.prior, bins=81)
-    assert info["prior"] == {"low": -2.5, "high": 1.5} and len(info["grid"]) == 81
+    assert info["prior"] == {"low": -2.5, "high": 1.5}
+    assert len(info["grid"]) == 81
     idx = encode_labels(y, {"labels": info})
     np.testing.assert_allclose(np.asarray(info["grid"])[idx], y, atol=0.025 + 1e-9)
     reg = label_info("regression", src.labels, standardize=True, prior=src.prior)
-    assert abs(reg["mean"] + 0.5) < 1e-12 and abs(reg["std"] - 4 / np.sqrt(12)) < 1e-12
+    assert abs(reg["mean"] + 0.5) < 1e-12
+    assert abs(reg["std"] - 4 / np.sqrt(12)) < 1e-12
 
 
 def test_validation_splits_are_disjoint_from_training_and_each_other():
@@ -58,10 +60,13 @@ def test_validation_splits_are_disjoint_from_training_and_each_other():
 
     a, b, t = rows(stop.x), rows(calib.x), rows(train)
     assert len(a) == stop.x.shape[0] * stop.x.shape[1]  # no event repeated inside a split
-    assert not a & b and not a & t and not b & t
+    assert not a & b
+    assert not a & t
+    assert not b & t
     np.testing.assert_array_equal(gather(src, VALIDATION_EPOCH, 2).x, stop.x)
     s, c = _halves(np.arange(11), 3)
-    assert not set(s) & set(c) and sorted([*s, *c]) == list(range(11))
+    assert not set(s) & set(c)
+    assert sorted([*s, *c]) == list(range(11))
 
 
 def test_input_normalisation_does_not_depend_on_labels():
