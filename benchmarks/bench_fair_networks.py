@@ -65,7 +65,7 @@ def main() -> None:
             if "lower" in res:
                 covered[t] = float(np.mean((res["lower"] <= t) & (t <= res["upper"])))
         means = np.array([preds[t].mean() for t in TRUTHS])
-        slope, icpt = np.polyfit(TRUTHS, means, 1)
+        slope, _icpt = np.polyfit(TRUTHS, means, 1)
         for t in TRUTHS:
             crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
                              q2_range=q2_window(cfg.generate, constants),
