@@ -45,6 +45,14 @@ def check_datasets(cfg: Config, origin: str) -> None:
     for name in ("train_per_label", "validation_per_label", "test_per_label"):
         if getattr(d, name) < 0:
             raise ConfigError(f"[datasets] {name} = {getattr(d, name)} in {origin} must be >= 0")
+    lo, hi = d.prior_range
+    if not lo < hi:
+        raise ConfigError(f"[datasets] prior_range = [{lo}, {hi}] in {origin}: low must be below "
+                          "high")
+    fr = d.background_fraction_range
+    if fr and (len(fr) != 2 or not 0.0 <= fr[0] < fr[1] < 1.0):
+        raise ConfigError(f"[datasets] background_fraction_range = {list(fr)} in {origin} must "
+                          "be [] or [low, high] with 0 <= low < high < 1")
     if d.threads < 0:
         raise ConfigError(f"[datasets] threads = {d.threads} in {origin} must be >= 0")
 

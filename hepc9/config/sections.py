@@ -236,3 +236,12 @@ class DatasetsConfig:
     set_features: tuple[str, ...] = ("q2", "costheta_l", "costheta_k", "cos_chi", "sin_chi")
     #: Worker threads of the numba voxeliser; 0 means all cores numba sees.
     threads: int = 0
+    #: δC9 prior of streamed training items: ``uniform`` on ``prior_range`` (continuous
+    #: labels; regression networks and the event classifier's fine bins) or ``grid`` (the
+    #: label grid above, as the stored builds use).
+    prior: Literal["uniform", "grid"] = "uniform"
+    #: Interval of the ``uniform`` prior; choose it ≥ 3σ wider than the evaluated truths.
+    prior_range: tuple[float, float] = (-2.5, 1.5)
+    #: Streamed detector-level items with background: draw the background fraction of each
+    #: item uniformly on this interval (``[]``: always ``[background] fraction``).
+    background_fraction_range: tuple[float, ...] = ()

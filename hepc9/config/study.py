@@ -47,6 +47,13 @@ class ModelConfig:
     mask_padding: bool = False
     #: Event classifier: hidden widths of the per-event network (papers/003: 4 → 32 → 32 → K).
     event_units: tuple[int, ...] = (32, 32)
+    #: Event classifier: number of δC9 bins over the training prior (continuous labels are
+    #: binned into them) and the head: ``quadratic`` (logits log q_x(δC9) − log Z(δC9) with
+    #: positive quadratics, smooth in δC9 as the rate is) or ``free`` (one logit per bin).
+    event_bins: int = 81
+    event_head: Literal["quadratic", "free"] = "quadratic"
+    #: ResNet: pad the periodic χ axis circularly instead of with zeros.
+    periodic_chi: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +103,12 @@ class TrainConfig:
     #: Event classifier: calibrate set posteriors with per-class offsets fitted on the
     #: validation sets (summing n per-event log-probabilities multiplies their errors by n).
     calibrate_sets: bool = True
+    #: ``hepc9 run``: train on items streamed fresh from the sampler (labels from the
+    #: ``[datasets] prior``) instead of stored datasets.
+    stream: bool = True
+    #: Streamed training: batches of the second, independent validation split used for the
+    #: calibration (early stopping and the reported metrics use ``validation_steps``).
+    calibration_steps: int = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -113,13 +113,15 @@ def _check_model_train(cfg: Config, origin: str) -> None:
             raise ConfigError(
                 f"[model] {key} = {list(getattr(m, key))} in {origin} must be positive"
             )
+    if m.event_bins < 2:
+        raise ConfigError(f"[model] event_bins = {m.event_bins} in {origin} must be >= 2")
     if t.backend not in BACKENDS:
         raise ConfigError(
             f"[train] backend = {t.backend!r} in {origin} must be 'auto', 'tensorflow', 'jax' "
             "or 'torch'"
         )
     for key in ("learning_rate", "min_lr", "batch_size", "event_batch_size", "epochs",
-                "steps_per_epoch", "validation_steps"):
+                "steps_per_epoch", "validation_steps", "calibration_steps"):
         if not getattr(t, key) > 0:
             raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be positive")
     if not 0.0 < t.reduce_lr_factor < 1.0:

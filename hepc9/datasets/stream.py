@@ -6,14 +6,17 @@ Both sources are indexable by ``(epoch, batch)`` and deterministic in it, which 
 * :class:`ImageStream` draws every batch from the sampler on the fly, so training data need
   not be stored (paper scale is ≈ 2×10⁹ events).  Batch ``b`` of epoch ``e`` uses the stream
   ``SeedSequence(seed, spawn_key=(stage "stream", 0, e, b))``: child 0 draws the labels (from
-  the grid, or uniformly on an interval for continuous labels), child ``1 + i`` the events of
-  image ``i``.  Images never share events.
+  the grid, or uniformly on an interval for continuous labels, by default the ``[datasets]
+  prior``) and then, with ``[datasets] background_fraction_range``, each item's background
+  fraction; child ``1 + i`` the events of image ``i``.  Images never share events, and
+  batches of different keys (training epochs, the two validation splits) are independent.
 * :class:`DatasetBatches` reads shuffled batches from memory-mapped chunks (float16 on disk,
   float32 per batch); the permutation of epoch ``e`` comes from the keys ``(1, e)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -44,10 +47,11 @@ class ImageStream:
         Items per batch.
     batches_per_epoch : int
         Length of an epoch (``len(stream)``).
-    labels : {"grid", "continuous"}
-        Draw labels uniformly from the label grid, or uniformly on ``label_range``.
+    labels : {"grid", "continuous"}, optional
+        Draw labels uniformly from the label grid, or uniformly on ``label_range``; default
+        from ``[datasets] prior`` (``uniform`` → continuous).
     label_range : (float, float), optional
-        Interval of continuous labels; default the grid's span.
+        Interval of continuous labels; default ``[datasets] prior_range``.
     grid : sequence of float, optional
         Label grid; default the ``[datasets]`` grid.
     """
@@ -59,12 +63,15 @@ class ImageStream:
         *,
         batch_size: int,
         batches_per_epoch: int,
-        labels: str = "grid",
+        labels: str | None = None,
         label_range: tuple[float, float] | None = None,
         grid: Sequence[float] | None = None,
     ) -> None:
         if batch_size <= 0 or batches_per_epoch <= 0:
             raise ConfigError("batch_size and batches_per_epoch must be positive")
+        d = cfg.datasets
+        if labels is None:
+            labels = "continuous" if getattr(d, "prior", "grid") == "uniform" else "grid"
         if labels not in ("grid", "continuous"):
             raise ConfigError(f"labels = {labels!r} must be 'grid' or 'continuous'")
         self.cfg = cfg
@@ -72,14 +79,41 @@ class ImageStream:
         self.batch_size = int(batch_size)
         self.batches_per_epoch = int(batches_per_epoch)
         self.labels = labels
-        d = cfg.datasets
         self.grid = (np.asarray(grid, np.float64) if grid is not None
                      else label_grid(d.grid, d.labels))
-        lo, hi = label_range if label_range is not None else (self.grid.min(), self.grid.max())
+        if label_range is None:
+            label_range = (tuple(getattr(d, "prior_range", ())) if labels == "continuous"
+                           else ()) or (self.grid.min(), self.grid.max())
+        lo, hi = label_range
         if not lo < hi and labels == "continuous":
             raise ConfigError(f"label_range ({lo}, {hi}) must have low below high")
         self.label_range = (float(lo), float(hi))
         self.factory = EventFactory(cfg)
+        fr = tuple(getattr(d, "background_fraction_range", ()))
+        self.background_range = (tuple(float(f) for f in fr)
+                                 if fr and self.factory.background else None)
+        self._factories: dict[int, EventFactory] = {}
+
+    @property
+    def prior(self) -> dict[str, float] | None:
+        """``{"low", "high"}`` of continuous labels, ``None`` for grid labels."""
+        if self.labels != "continuous":
+            return None
+        return {"low": self.label_range[0], "high": self.label_range[1]}
+
+    @property
+    def background_fraction(self) -> str:
+        """``"varied"`` when each item draws its background fraction, else ``"fixed"``."""
+        return "varied" if self.background_range is not None else "fixed"
+
+    def _factory(self, fraction: float | None) -> EventFactory:
+        if fraction is None:
+            return self.factory
+        chain = dataclasses.replace(self.factory.chain, background_fraction=float(fraction))
+        n_bkg = chain.split[1]
+        if n_bkg not in self._factories:
+            self._factories[n_bkg] = EventFactory(chain)
+        return self._factories[n_bkg]
 
     def __len__(self) -> int:
         return self.batches_per_epoch
@@ -105,7 +139,10 @@ class ImageStream:
             y = gen.choice(self.grid, size=self.batch_size)
         else:
             y = gen.uniform(*self.label_range, size=self.batch_size)
-        parts = [self.factory.draw(child(ss, 1 + i), float(y[i]), 1)
+        fractions: list[float | None] = [None] * self.batch_size
+        if self.background_range is not None:
+            fractions = list(gen.uniform(*self.background_range, size=self.batch_size))
+        parts = [self._factory(fractions[i]).draw(child(ss, 1 + i), float(y[i]), 1)
                  for i in range(self.batch_size)]
         if isinstance(self.spec, SetSpec):
             x = np.stack([make_sets(p.signal, self.spec, n_sets=1)[0] for p in parts])

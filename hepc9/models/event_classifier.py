@@ -1,7 +1,11 @@
 """Event-by-event classifier over the δC9 label grid, combined into a set posterior (papers/003).
 
-A per-event network (Dense + ReLU layers) gives logits over the K grid values of δC9.  Trained
-with the cross-entropy on events drawn equally from every grid value, softmax(logits) estimates
+A per-event network (Dense + ReLU layers) gives logits over K values of δC9: the grid of a
+stored build, or the centres of ``[model] event_bins`` bins of a continuous prior (streamed
+training), into which the continuous labels are binned.  With the default ``quadratic`` head
+the logits are smooth functions of δC9 (:mod:`hepc9.models.quadratic_head`), so the set
+posterior is defined for every δC9, not only on the nodes.  Trained with the cross-entropy on
+events drawn equally from every value, softmax(logits) estimates
 p(δC9_k | x) under a flat prior, so for a set of independent events
 
     log p(δC9_k | x_1..x_n) = Σ_i log_softmax(logits_i)_k − (n − 1) log(1/K) + const,
@@ -24,8 +28,6 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ConfigError, DataError, ShapeError
-from hepc9.models.inputs import batched, prepare_inputs
-from hepc9.models.targets import class_indices
 
 __all__ = [
     "build",
@@ -38,7 +40,8 @@ __all__ = [
 ]
 
 
-def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
+def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int,
+          nodes: Sequence[float] | None = None) -> Any:
     """Build the uncompiled per-event classifier.
 
     Parameters
@@ -46,9 +49,12 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
     input_shape : tuple of int
         ``(F,)`` features per event.
     cfg : hepc9.config.ModelConfig
-        Uses ``event_units``.
+        Uses ``event_units`` and ``event_head`` (``quadratic``: logits smooth in δC9,
+        :mod:`hepc9.models.quadratic_head`; ``free``: one logit per class).
     n_classes : int
-        Number K of δC9 grid values.
+        Number K of δC9 classes (grid values or bins of the prior).
+    nodes : sequence of float, optional
+        δC9 of the classes (the quadratic head needs them; default K evenly spaced values).
 
     Returns
     -------
@@ -68,7 +74,17 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int) -> Any:
     h = inputs
     for i, units in enumerate(cfg.event_units):
         h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
-    outputs = layers.Dense(int(n_classes), dtype="float32", name="logits")(h)
+    if getattr(cfg, "event_head", "free") == "quadratic":
+        from hepc9.models.quadratic_head import QuadraticLogits
+
+        node_list = (list(nodes) if nodes is not None
+                     else np.linspace(-1.0, 1.0, int(n_classes)).tolist())
+        if len(node_list) != n_classes:
+            raise ShapeError(f"{len(node_list)} class nodes for {n_classes} classes")
+        raw = layers.Dense(3, dtype="float32", name="coefficients")(h)
+        outputs = QuadraticLogits(node_list, dtype="float32", name="logits")(raw)
+    else:
+        outputs = layers.Dense(int(n_classes), dtype="float32", name="logits")(h)
     return keras.Model(inputs, outputs, name="event_classifier")
 
 
@@ -130,7 +146,8 @@ def set_log_posterior(
 
 
 def fit_set_offsets(
-    summed: np.ndarray, n_events: np.ndarray | float, true_index: np.ndarray
+    summed: np.ndarray, n_events: np.ndarray | float, true_index: np.ndarray,
+    basis: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fit per-event class offsets that calibrate set posteriors on held-out sets.
 
@@ -147,11 +164,14 @@ def fit_set_offsets(
         Events per set.
     true_index : ndarray of int, shape (S,)
         Grid index of each set's true δC9.
+    basis : ndarray, shape (K, P), optional
+        Smooth offsets c = basis @ p with P coefficients p (e.g. ``[t, t²]`` in the
+        normalised δC9 t); default one free offset per class.
 
     Returns
     -------
-    ndarray, shape (K,)
-        Offsets per event (nats), summing to zero.
+    ndarray, shape (K,) or (P,)
+        Offsets per event (nats), summing to zero; with ``basis`` its coefficients p.
     """
     from scipy.optimize import minimize
 
@@ -160,17 +180,19 @@ def fit_set_offsets(
     k = np.asarray(true_index, dtype=np.int64)
     rows = np.arange(s_mat.shape[0])
 
-    def objective(c: np.ndarray) -> tuple[float, np.ndarray]:
-        lp = log_softmax(s_mat + n * c, axis=-1)
+    b_mat = np.eye(s_mat.shape[1]) if basis is None else np.asarray(basis, dtype=np.float64)
+
+    def objective(coef: np.ndarray) -> tuple[float, np.ndarray]:
+        lp = log_softmax(s_mat + n * (b_mat @ coef), axis=-1)
         p = np.exp(lp)
         value = -np.sum(lp[rows, k])
         onehot = np.zeros_like(p)
         onehot[rows, k] = 1.0
-        grad = -np.sum(n * (onehot - p), axis=0)
+        grad = -np.sum(n * (onehot - p), axis=0) @ b_mat
         return float(value), grad
 
-    res = minimize(objective, np.zeros(s_mat.shape[1]), jac=True, method="L-BFGS-B")
-    return res.x - res.x.mean()
+    res = minimize(objective, np.zeros(b_mat.shape[1]), jac=True, method="L-BFGS-B")
+    return res.x - res.x.mean() if basis is None else res.x
 
 
 def posterior_summary(
@@ -223,14 +245,19 @@ def posterior_summary(
 
 def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size: int = 64,
                  quantiles: tuple[float, float] = (0.16, 0.84)) -> dict[str, np.ndarray]:
-    """Prediction hook: set posteriors from the per-event logits of stored event sets.
+    """Prediction hook: continuous set posteriors from the per-event outputs of event sets.
+
+    The set log-likelihood is evaluated on a fine δC9 grid over the classes' span
+    (:func:`hepc9.models.event_posterior.set_curves`): exactly, for the quadratic head,
+    and by a cubic spline through the class nodes for the free head.
 
     Parameters
     ----------
     model : keras.Model
         Trained per-event classifier.
     info : mapping
-        Its ``model.json`` (``labels`` with ``grid`` and optionally ``offsets``).
+        Its ``model.json`` (``labels`` with ``grid``, optionally ``offset_poly`` or
+        ``offsets``).
     x : ndarray, shape (N, n, F)
         Event sets as stored (raw features).
     batch_size : int
@@ -243,23 +270,21 @@ def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_si
     dict of ndarray, shape (N,)
         ``dc9`` (posterior mean), ``std``, ``lower``, ``upper``, ``mode``.
     """
-    grid = np.asarray(info["labels"]["grid"], dtype=np.float64)
-    offsets = info["labels"].get("offsets")
-    log_post = np.empty((x.shape[0], grid.size))
-    for sl in batched(x.shape[0], batch_size):
-        xb = prepare_inputs(x[sl], info)
-        flat = xb.reshape(-1, xb.shape[-1])
-        logits = np.asarray(model.predict_on_batch(flat), dtype=np.float64)
-        log_post[sl] = set_log_posterior(logits.reshape(xb.shape[0], xb.shape[1], -1),
-                                         offsets=offsets)
-    summary = posterior_summary(log_post, grid, quantiles=quantiles)
+    from hepc9.models.event_posterior import set_curves
+
+    theta, log_post = set_curves(model, info, x, batch_size=batch_size)
+    summary = posterior_summary(log_post, theta, quantiles=quantiles)
     return {"dc9": summary["mean"], "std": summary["std"], "lower": summary["lower"],
             "upper": summary["upper"], "mode": summary["mode"]}
 
 
 def calibrate_sets(model: Any, info: Mapping[str, Any], x: Any, y: Any,
                    indices: np.ndarray) -> dict[str, Any] | None:
-    """Calibration hook: per-event offsets fitted on validation sets (:func:`fit_set_offsets`).
+    """Calibration hook: a smooth per-event offset n (p₁ t + p₂ t²) fitted on held-out sets.
+
+    Summing n per-event log-probabilities multiplies a systematic error of the per-event
+    output by n; the offset, a quadratic in the normalised δC9 t (the form of an error of
+    log Z), is fitted with :func:`fit_set_offsets` on the fine δC9 grid of the set posterior.
 
     Parameters
     ----------
@@ -268,25 +293,27 @@ def calibrate_sets(model: Any, info: Mapping[str, Any], x: Any, y: Any,
     info : mapping
         Its metadata (``labels`` with ``grid``, ``input_normalisation``).
     x : ndarray, shape (N, n, F)
-        Stored validation sets (memory-mapped is fine).
+        Calibration sets (independent of the early-stopping sets).
     y : ndarray, shape (N,)
-        Their δC9 labels.
+        Their δC9 labels (continuous or on the grid).
     indices : ndarray of int
         Sets to use (at most the first 1024).
 
     Returns
     -------
     dict or None
-        ``{"offsets": [...]}`` to merge into the labels, or ``None`` with fewer than 2 sets.
+        ``{"offset_poly": [p₁, p₂]}`` to merge into the labels, or ``None`` with fewer
+        than 2 sets.
     """
+    from hepc9.models.event_posterior import nearest_index, offset_basis, set_curves
+
     idx = np.asarray(indices)[:1024]
     if idx.size < 2:
         return None
+    plain = {**info, "labels": {k: v for k, v in info["labels"].items()
+                                if k not in ("offsets", "offset_poly")}}
+    theta, curves = set_curves(model, plain, np.asarray(x[idx]), normalise=False)
+    true = nearest_index(np.asarray(y[idx], dtype=np.float64), theta)
     grid = np.asarray(info["labels"]["grid"], dtype=np.float64)
-    summed = np.empty((idx.size, grid.size))
-    for sl in batched(idx.size, 64):
-        xb = prepare_inputs(np.asarray(x[idx[sl]]), info)
-        logits = np.asarray(model.predict_on_batch(xb.reshape(-1, xb.shape[-1])), np.float64)
-        summed[sl] = log_softmax(logits.reshape(xb.shape[0], xb.shape[1], -1)).sum(axis=1)
-    true = class_indices(np.asarray(y[idx]), grid)
-    return {"offsets": fit_set_offsets(summed, x.shape[1], true).tolist()}
+    coef = fit_set_offsets(curves, x.shape[1], true, basis=offset_basis(theta, grid))
+    return {"offset_poly": [float(c) for c in coef]}

@@ -1,6 +1,7 @@
 """Model inputs: the feature standardisation that travels with a model, and batching.
 
-The constants are computed once from the training items (:func:`feature_normalisation`),
+The constants are computed once from a label-independent reference (:func:`feature_normalisation`:
+reference batches of a stream, or a seeded random choice of stored items over all labels),
 stored in ``model.json`` (``input_normalisation``) and applied by :func:`prepare_inputs` in
 training and prediction alike, so a model always sees inputs built the same way.  Plain numpy.
 """
@@ -18,13 +19,18 @@ from hepc9.errors import DataError, ShapeError
 __all__ = ["batched", "feature_normalisation", "prepare_inputs"]
 
 
-def feature_normalisation(x: Any, *, mask_padding: bool, limit: int = 200_000) -> dict:
+def feature_normalisation(x: Any, *, mask_padding: bool, limit: int = 200_000,
+                          rows: np.ndarray | None = None) -> dict:
     """Mean and standard deviation of every event feature over (up to ``limit``) events.
 
     Parameters
     ----------
     x : ndarray, shape (N, n, F)
-        Event sets (memory-mapped is fine; only the first items are read).
+        Event sets (memory-mapped is fine); a label-independent reference sample, or, with
+        ``rows``, the items of a draw that does not look at the labels (a seeded random
+        choice over all labels).  Without ``rows`` the first items are read.
+    rows : ndarray of int, optional
+        Items to read (their order does not matter).
     mask_padding : bool
         Leave all-zero padding rows out of the statistics (and out of the scaling later).
     limit : int
@@ -39,7 +45,8 @@ def feature_normalisation(x: Any, *, mask_padding: bool, limit: int = 200_000) -
     n_items = x.shape[0]
     per_item = x.shape[1]
     take = max(1, min(n_items, math.ceil(limit / max(per_item, 1))))
-    sample = np.asarray(x[:take], dtype=np.float64).reshape(-1, x.shape[-1])
+    sel: Any = slice(0, take) if rows is None else np.sort(np.asarray(rows, np.int64)[:take])
+    sample = np.asarray(x[sel], dtype=np.float64).reshape(-1, x.shape[-1])
     if mask_padding:
         sample = sample[np.any(sample != 0, axis=1)]
     if sample.shape[0] < 2:

@@ -6,7 +6,10 @@ Two target kinds (:attr:`hepc9.models.registry.EstimatorSpec.target`), described
 * ``regression`` → ``{"kind": "standardized", "mean", "std"}``: the network learns
   (δC9 − mean) / std, its output is mapped back with the same constants;
 * ``grid`` → ``{"kind": "grid", "grid": [...]}``: the network learns the class index of δC9
-  on the sorted distinct training labels (rounded to 10⁻⁶).
+  on the sorted distinct training labels (rounded to 10⁻⁶), or, for continuous labels from a
+  prior, on ``bins`` evenly spaced bin centres (``"binned": true``, nearest centre).
+
+Labels drawn from a continuous prior record it as ``"prior": {"low", "high"}``.
 
 :func:`predict_regression` is the prediction hook of regression estimators.  Plain numpy.
 """
@@ -62,7 +65,15 @@ def class_indices(y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return pos.astype(np.int32)
 
 
-def label_info(target: str, y: np.ndarray, *, standardize: bool) -> dict[str, Any]:
+def _nearest(y: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of the nearest grid value (bins of a continuous prior; int32, clipped)."""
+    pos = np.clip(np.searchsorted(grid, y), 1, grid.size - 1)
+    left = np.abs(y - grid[pos - 1]) <= np.abs(grid[pos] - y)
+    return np.where(left, pos - 1, pos).astype(np.int32)
+
+
+def label_info(target: str, y: np.ndarray, *, standardize: bool,
+               prior: Mapping[str, float] | None = None, bins: int = 81) -> dict[str, Any]:
     """Return the ``labels`` entry of ``model.json`` for training labels ``y``.
 
     Parameters
@@ -70,15 +81,36 @@ def label_info(target: str, y: np.ndarray, *, standardize: bool) -> dict[str, An
     target : str
         ``"regression"`` or ``"grid"``.
     y : ndarray, shape (N,)
-        Training δC9 labels.
+        Training δC9 labels (ignored with a ``prior``).
     standardize : bool
         Regression only: learn (δC9 − mean) / std (else mean 0, std 1).
+    prior : mapping, optional
+        ``{"low", "high"}`` of continuous labels drawn uniformly: regression targets are
+        standardised with its mean and std; grid targets use ``bins`` evenly spaced bin
+        centres from low to high (``"binned": true``; a label goes to its nearest centre).
+        Recorded as ``prior``.
+    bins : int
+        Classes of a binned grid target.
 
     Returns
     -------
     dict
     """
     y = np.asarray(y, dtype=np.float64)
+    if prior is not None:
+        lo, hi = float(prior["low"]), float(prior["high"])
+        if not lo < hi:
+            raise DataError(f"the label prior [{lo}, {hi}] must have low below high")
+        rec = {"prior": {"low": lo, "high": hi}}
+        if target == "grid":
+            if bins < 2:
+                raise DataError(f"a binned label grid needs at least 2 bins, got {bins}")
+            return {"kind": "grid", "grid": np.linspace(lo, hi, int(bins)).tolist(),
+                    "binned": True, **rec}
+        if standardize:
+            return {"kind": "standardized", "mean": 0.5 * (lo + hi),
+                    "std": (hi - lo) / np.sqrt(12.0), **rec}
+        return {"kind": "standardized", "mean": 0.0, "std": 1.0, **rec}
     if target == "grid":
         return {"kind": "grid", "grid": label_grid(y).tolist()}
     if standardize:
@@ -93,7 +125,10 @@ def encode_labels(y: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
     """δC9 labels → network targets (class indices or standardised float32 values)."""
     labels = info["labels"]
     if labels["kind"] == "grid":
-        return class_indices(y, np.asarray(labels["grid"]))
+        grid = np.asarray(labels["grid"], dtype=np.float64)
+        if labels.get("binned"):
+            return _nearest(np.asarray(y, dtype=np.float64), grid)
+        return class_indices(y, grid)
     return ((np.asarray(y, dtype=np.float64) - labels["mean"]) / labels["std"]).astype(
         np.float32
     )

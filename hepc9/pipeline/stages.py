@@ -123,7 +123,11 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
     configured fraction (:mod:`hepc9.datasets.build`).
     """
     cfg = ctx.cfg
-    outs = []
+    outs: list[Path] = []
+    if cfg.train.stream:
+        # streamed training draws fresh items (and its validation splits) from the sampler
+        log.info("[train] stream = true: no stored training datasets are built")
+        return outs
     kinds = sorted({item_kind(m) for m in ctx.neural})
     for level in cfg.evaluate.levels:
         lcfg = level_config(cfg, level)
@@ -142,7 +146,11 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
 
 
 def stage_train(ctx: RunContext) -> list[Path]:
-    """Train every enabled neural method per level and set size (interrupted runs resume)."""
+    """Train every enabled neural method per level and set size (interrupted runs resume).
+
+    With ``[train] stream`` (default) every batch is drawn fresh from the sampler with labels
+    from the ``[datasets] prior``; otherwise the stored datasets of ``stage_datasets`` are used.
+    """
     cfg = ctx.cfg
     outs = []
     for level in cfg.evaluate.levels:
@@ -158,10 +166,17 @@ def stage_train(ctx: RunContext) -> list[Path]:
                     continue
                 log.info("training %s on %s-level %s-event items", method, level, n_events)
                 # an interrupted training of this model resumes from its backup
-                result = train_from_folder(
-                    cfg, _dataset_dir(ctx, item_kind(method), level, n_events), out,
-                    model_name=method, overwrite=True, progress=bool(ctx.show_progress),
-                )
+                if cfg.train.stream:
+                    sub = level_config(cfg, level).replace(datasets=dataclasses.replace(
+                        cfg.datasets, kind=item_kind(method), events_per_image=n_events))
+                    result = train_from_folder(sub, None, out, model_name=method,
+                                               overwrite=True, stream=True,
+                                               progress=bool(ctx.show_progress))
+                else:
+                    result = train_from_folder(
+                        cfg, _dataset_dir(ctx, item_kind(method), level, n_events), out,
+                        model_name=method, overwrite=True, progress=bool(ctx.show_progress),
+                    )
                 write_json(done, {**result, "run_config_digest": cfg.digest()})
     return outs
 

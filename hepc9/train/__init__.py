@@ -39,16 +39,27 @@ from hepc9.train.batches import make_array_batches, make_stream_batches
 from hepc9.train.callbacks import BACKUP_DIR, HISTORY_FILE
 from hepc9.train.loop import TrainResult, member_seed, train_model
 from hepc9.train.prediction import load_predictor, predict
-from hepc9.train.sources import VALIDATION_EPOCH, ArraySource, StreamSource, as_source
+from hepc9.train.sources import (
+    CALIBRATION_EPOCH,
+    REFERENCE_EPOCH,
+    VALIDATION_EPOCH,
+    ArraySource,
+    StreamSource,
+    as_source,
+    gather,
+)
 
 __all__ = [
     "BACKUP_DIR",
+    "CALIBRATION_EPOCH",
     "HISTORY_FILE",
+    "REFERENCE_EPOCH",
     "VALIDATION_EPOCH",
     "ArraySource",
     "StreamSource",
     "TrainResult",
     "as_source",
+    "gather",
     "load_predictor",
     "make_array_batches",
     "make_stream_batches",

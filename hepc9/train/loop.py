@@ -28,7 +28,15 @@ from hepc9.seeding import seed_sequence
 from hepc9.train.batches import make_array_batches, make_stream_batches
 from hepc9.train.callbacks import BACKUP_DIR, HISTORY_FILE, callback_classes, check_backup
 from hepc9.train.metrics import validation_metrics
-from hepc9.train.sources import VALIDATION_EPOCH, ArraySource, StreamSource, as_source
+from hepc9.train.sources import (
+    CALIBRATION_EPOCH,
+    REFERENCE_EPOCH,
+    VALIDATION_EPOCH,
+    ArraySource,
+    StreamSource,
+    as_source,
+    gather,
+)
 
 __all__ = ["TrainResult", "member_seed", "train_model"]
 
@@ -102,9 +110,26 @@ def _plain_config(section: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(section)))
 
 
+def _training_record(source: ArraySource | StreamSource) -> dict[str, Any]:
+    """Return what the network was given: label prior, background fraction (model.json)."""
+    rec: dict[str, Any] = {"stream": isinstance(source, StreamSource)}
+    if isinstance(source, StreamSource):
+        rec["background_fraction"] = source.background_fraction
+        rec["labels"] = "prior" if source.prior is not None else "grid"
+    else:
+        rec["background_fraction"] = "fixed"
+        rec["labels"] = "grid"
+    if "background_fraction" in source.index:
+        rec["background_fraction_value"] = source.index["background_fraction"]
+    return rec
+
+
 def _model_info(spec: EstimatorSpec, cfg: Any, source: ArraySource | StreamSource,
-                train_labels: np.ndarray, train_x: Any) -> dict[str, Any]:
-    """Everything prediction needs to rebuild inputs and decode outputs."""
+                train_labels: np.ndarray, reference_x: Any) -> dict[str, Any]:
+    """Everything prediction needs to rebuild inputs and decode outputs.
+
+    ``reference_x`` (event sets) sets the input normalisation; it never depends on the labels.
+    """
     item_shape = (tuple(int(s) for s in source.x.shape[1:]) if isinstance(source, ArraySource)
                   else tuple(int(s) for s in source.item_shape))
     kind = source.kind
@@ -123,13 +148,30 @@ def _model_info(spec: EstimatorSpec, cfg: Any, source: ArraySource | StreamSourc
         "member": cfg.train.member,
     }
     if kind == "sets":
+        rows = None
+        if isinstance(source, ArraySource):
+            # a seeded random choice over every label, not the first (one-label) items
+            gen = np.random.Generator(np.random.PCG64(seed_sequence(cfg.seed, "train", 3)))
+            rows = gen.permutation(reference_x.shape[0])
         info["input_normalisation"] = feature_normalisation(
-            train_x, mask_padding=cfg.model.mask_padding and spec.mask_padding)
+            reference_x, mask_padding=cfg.model.mask_padding and spec.mask_padding, rows=rows)
         info["events_per_set"] = int(item_shape[0])
         info["features"] = list(source.index.get("features", [])) or None
+    prior = source.prior if isinstance(source, StreamSource) else None
     info["labels"] = label_info(spec.target, train_labels,
-                                standardize=cfg.train.standardize_labels)
+                                standardize=cfg.train.standardize_labels, prior=prior,
+                                bins=int(getattr(cfg.model, "event_bins", 81)))
     return info
+
+
+def _halves(idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split validation items into two disjoint seeded halves (stopping, calibration)."""
+    if idx.size < 2:
+        return idx, idx[:0]
+    gen = np.random.Generator(np.random.PCG64(seed_sequence(seed, "train", 4)))
+    order = gen.permutation(idx)
+    half = (idx.size + 1) // 2
+    return np.sort(order[:half]), np.sort(order[half:])
 
 
 def _loss(name: str) -> Any:
@@ -183,9 +225,11 @@ def train_model(
     output : path
         Output folder; an interrupted run in it is resumed.
     validation : dataset, (x, y) or ArraySource, optional
-        Validation items.  Without them, stored data are split, and a
-        :class:`StreamSource` validates on ``[train] validation_steps`` batches drawn with
-        the reserved key :data:`VALIDATION_EPOCH` (the same batches every epoch).
+        Validation items, cut into two disjoint seeded halves: early stopping and the
+        reported metrics use one, the calibration the other.  Without them, stored data
+        are split, and a :class:`StreamSource` draws ``[train] validation_steps`` batches
+        with the reserved key :data:`VALIDATION_EPOCH` (early stopping, metrics) and
+        ``calibration_steps`` with :data:`CALIBRATION_EPOCH` (calibration), once.
     epochs : int, optional
         Overrides ``cfg.train.epochs``.
     backend : str, optional
@@ -225,9 +269,12 @@ def train_model(
     spec = get_spec(model_name)
     per_event = spec.per_event
 
+    # two disjoint validation splits: early stopping (and the reported metrics) on one,
+    # calibration on the other
+    calib_source: ArraySource | None = None
     if isinstance(source, ArraySource):
         if validation is None:
-            train_idx, val_idx = _split(source.x.shape[0], tcfg.validation_fraction, cfg.seed)
+            train_idx, val_all = _split(source.x.shape[0], tcfg.validation_fraction, cfg.seed)
             val_source = source
         else:
             val_source = as_source(validation)
@@ -239,20 +286,28 @@ def train_model(
                     f"items {tuple(source.x.shape[1:])}"
                 )
             train_idx = np.arange(source.x.shape[0])
-            val_idx = np.arange(val_source.x.shape[0])
+            val_all = np.arange(val_source.x.shape[0])
+        val_idx, calib_idx = _halves(val_all, cfg.seed)
         train_labels = np.asarray(source.y)[train_idx]
         info = _model_info(spec, cfg, source, train_labels, source.x)
     else:
         if n_epochs >= VALIDATION_EPOCH:
             raise ConfigError(f"epochs = {n_epochs} must stay below {VALIDATION_EPOCH}")
-        sample_x, _ = source.draw(VALIDATION_EPOCH, 0)
-        info = _model_info(spec, cfg, source, np.asarray(source.labels), sample_x)
-        val_source = None
+        reference_x, _ = source.draw(REFERENCE_EPOCH, 0)
+        info = _model_info(spec, cfg, source, np.asarray(source.labels), reference_x)
         if validation is not None:
             val_source = as_source(validation)
             if not isinstance(val_source, ArraySource):
                 raise DataError("the validation data must be stored items, not a stream")
+            val_idx, calib_idx = _halves(np.arange(val_source.x.shape[0]), cfg.seed)
+        else:
+            # drawn once from keys training never uses, then reused every epoch
+            val_source = gather(source, VALIDATION_EPOCH, tcfg.validation_steps)
             val_idx = np.arange(val_source.x.shape[0])
+            calib_source = gather(source, CALIBRATION_EPOCH, tcfg.calibration_steps)
+            calib_idx = np.arange(calib_source.x.shape[0])
+    if calib_source is None:
+        calib_source = val_source
 
     keras.utils.set_random_seed(member_seed(cfg.seed, tcfg.member))
     previous_policy = keras.config.dtype_policy()
@@ -260,6 +315,8 @@ def train_model(
         keras.config.set_dtype_policy("mixed_float16")
     try:
         extra = spec.build_extra(info["labels"])
+        if "n_classes" in extra:
+            extra["nodes"] = list(info["labels"]["grid"])
         model = build_model(model_name, tuple(info["input_shape"]), cfg.model, **extra)
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -274,13 +331,8 @@ def train_model(
     else:
         train_ds = make_stream_batches(source, info, steps=tcfg.steps_per_epoch,
                                        per_event=per_event)
-    if val_source is None:
-        # the same validation batches every epoch, from a key training never uses
-        val_ds = make_stream_batches(source, info, steps=tcfg.validation_steps,
-                                     per_event=per_event, fixed_epoch=VALIDATION_EPOCH)
-    else:
-        val_ds = make_array_batches(val_source, val_idx, info, batch_size=batch_size,
-                                    per_event=per_event)
+    val_ds = make_array_batches(val_source, val_idx, info, batch_size=batch_size,
+                                per_event=per_event)
 
     out.mkdir(parents=True, exist_ok=True)
     backup = out / BACKUP_DIR
@@ -323,12 +375,14 @@ def train_model(
         "batch_size": tcfg.batch_size,
         "mixed_precision": tcfg.mixed_precision,
         "train_config": _plain_config(tcfg),
+        **_training_record(source),
+        "validation_items": int(val_idx.size),
+        "calibration_items": int(calib_idx.size),
     }
     calibrate = spec.get_calibrator()
-    src = getattr(val_ds, "source", None)
-    if calibrate is not None and tcfg.calibrate_sets and isinstance(src, ArraySource):
-        update = calibrate(model, info, src.x, src.y,
-                           np.asarray(val_ds.indices)[:_CALIBRATION_ITEMS])
+    if calibrate is not None and tcfg.calibrate_sets and calib_idx.size >= 2:
+        update = calibrate(model, info, calib_source.x, calib_source.y,
+                           calib_idx[:_CALIBRATION_ITEMS])
         if update:
             info["labels"].update(update)
     metrics = validation_metrics(spec, model, info, val_ds)

@@ -10,10 +10,16 @@ import numpy as np
 
 from hepc9.errors import DataError, ShapeError
 
-__all__ = ["VALIDATION_EPOCH", "ArraySource", "StreamSource", "as_source"]
+__all__ = ["CALIBRATION_EPOCH", "REFERENCE_EPOCH", "VALIDATION_EPOCH", "ArraySource",
+           "StreamSource", "as_source", "gather"]
 
-#: Epoch key of validation batches drawn from a stream (training epochs stay below it).
+#: Epoch key of validation batches drawn from a stream (training epochs stay below it):
+#: early stopping and the reported metrics.
 VALIDATION_EPOCH = 1 << 20
+#: Epoch key of the second, independent validation split: calibration only.
+CALIBRATION_EPOCH = VALIDATION_EPOCH + 1
+#: Epoch key of the label-independent reference batches of the input normalisation.
+REFERENCE_EPOCH = VALIDATION_EPOCH + 2
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,17 @@ class StreamSource:
         item), as in ``index.json``.
     kind : str
         ``"images"`` or ``"sets"``.
+    prior : dict, optional
+        ``{"low", "high"}`` when the labels are drawn uniformly on an interval.
+    background_fraction : str
+        ``"fixed"`` or ``"varied"`` (drawn per item).
 
     Notes
     -----
-    Validation batches drawn from the stream itself use the reserved epoch key
-    :data:`VALIDATION_EPOCH`, which training never reaches.
+    Validation batches drawn from the stream itself use the reserved epoch keys
+    :data:`VALIDATION_EPOCH` (early stopping, metrics) and :data:`CALIBRATION_EPOCH`
+    (calibration), and the input normalisation :data:`REFERENCE_EPOCH`; training never
+    reaches them, so the three are independent of the training batches and of each other.
     """
 
     draw: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
@@ -88,6 +100,8 @@ class StreamSource:
     labels: np.ndarray
     index: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "images"
+    prior: Mapping[str, float] | None = None
+    background_fraction: str = "fixed"
 
     @classmethod
     def from_stream(cls, stream: Any, *, index: Mapping[str, Any] | None = None) -> StreamSource:
@@ -113,8 +127,33 @@ class StreamSource:
             if is_sets:
                 index["features"] = list(spec.features)
         shape = (events, len(spec.features)) if is_sets else tuple(spec.shape)
+        prior = getattr(stream, "prior", None)
         return cls(draw=stream.batch, item_shape=shape, labels=np.asarray(stream.grid),
-                   index=dict(index), kind="sets" if is_sets else "images")
+                   index=dict(index), kind="sets" if is_sets else "images", prior=prior,
+                   background_fraction=str(getattr(stream, "background_fraction", "fixed")))
+
+
+def gather(source: StreamSource, epoch: int, steps: int) -> ArraySource:
+    """Draw ``steps`` batches of one epoch key from a stream into an in-memory dataset.
+
+    Parameters
+    ----------
+    source : StreamSource
+        The stream.
+    epoch : int
+        Epoch key (e.g. :data:`VALIDATION_EPOCH`).
+    steps : int
+        Batches to draw.
+
+    Returns
+    -------
+    ArraySource
+        The items and labels, with the stream's index.
+    """
+    parts = [source.draw(int(epoch), i) for i in range(int(steps))]
+    x = np.concatenate([np.asarray(p[0]) for p in parts])
+    y = np.concatenate([np.asarray(p[1]) for p in parts])
+    return ArraySource(x, y, dict(source.index))
 
 
 def as_source(data: Any) -> ArraySource | StreamSource:

@@ -19,7 +19,7 @@ SMALL = ["seed=3", "datasets.bins=[5,5,5]", "datasets.events_per_image=150",
 def test_image_stream_is_deterministic_by_epoch_and_batch():
     cfg = load_config(overrides=SMALL)
     spec = dataset_spec(cfg)
-    stream = ImageStream(cfg, spec, batch_size=4, batches_per_epoch=2)
+    stream = ImageStream(cfg, spec, batch_size=4, batches_per_epoch=2, labels="grid")
     x, y = stream.batch(0, 1)
     assert x.shape == (4, 5, 5, 5, 2)
     assert x.dtype == np.float32

@@ -128,4 +128,7 @@ def test_stream_training_from_the_sampler(tmp_path, capsys):
     info = json.loads((tmp_path / "m" / "model.json").read_text())
     assert info["dataset_index"]["spec"]["bins"] == [6, 6, 6]
     assert info["dataset_index"]["events_per_item"] == 300
-    np.testing.assert_allclose(info["labels"]["mean"], 0.0, atol=1e-12)
+    # streamed labels come from the continuous [datasets] prior (default [-2.5, 1.5])
+    assert info["labels"]["prior"] == {"low": -2.5, "high": 1.5}
+    assert info["training"]["labels"] == "prior"
+    np.testing.assert_allclose(info["labels"]["mean"], -0.5, atol=1e-12)

@@ -10,6 +10,8 @@ keras = pytest.importorskip("keras")
 from hepc9.config import load_config  # noqa: E402
 from hepc9.errors import ConfigError, DataError, OutputExistsError  # noqa: E402
 from hepc9.train import (  # noqa: E402
+    CALIBRATION_EPOCH,
+    REFERENCE_EPOCH,
     VALIDATION_EPOCH,
     ArraySource,
     StreamSource,
@@ -162,11 +164,14 @@ def test_streamed_training(tmp_path):
     assert result.epochs_run == 2
     _, info = load_predictor(tmp_path)
     assert info["events_per_set"] == 20
-    # fresh training batches each epoch; validation always from its reserved key
+    # fresh training batches each epoch; the early-stopping and calibration splits and the
+    # normalisation reference each from their own reserved key, drawn once
     train_keys = {k for k in drawn if k[0] < VALIDATION_EPOCH}
     assert train_keys == {(e, i) for e in range(2) for i in range(4)}
-    assert {k for k in drawn if k[0] >= VALIDATION_EPOCH} == {(VALIDATION_EPOCH, 0),
-                                                            (VALIDATION_EPOCH, 1)}
+    reserved = [k for k in drawn if k[0] >= VALIDATION_EPOCH]
+    assert sorted(reserved) == sorted(
+        [(VALIDATION_EPOCH, 0), (VALIDATION_EPOCH, 1), (REFERENCE_EPOCH, 0)]
+        + [(CALIBRATION_EPOCH, i) for i in range(cfg.train.calibration_steps)])
 
 
 def test_model_and_dataset_must_match(tmp_path):
