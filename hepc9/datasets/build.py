@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.artifacts import write_json
+from hepc9.config import config_digest
 from hepc9.datasets import store
 from hepc9.datasets.labels import SPLITS, split_labels
 from hepc9.datasets.sets import SetSpec, make_sets, reference_set_spec
@@ -276,8 +278,6 @@ def build_digest(cfg: Any) -> str:
     [datasets]`` sections except thread counts (results do not depend on them), so that
     changing, say, ``[train]`` does not invalidate a finished dataset.
     """
-    from hepc9.config import config_digest
-
     plain = cfg.to_dict()
     keep = {k: plain[k] for k in ("seed", "physics", "generate", "detector", "background",
                                   "selection", "datasets")}
@@ -351,8 +351,6 @@ def build_dataset(
     dict
         Summary: folder, kind, per split the number of items, chunks written and reused.
     """
-    from hepc9.artifacts import write_json
-
     out = Path(output)
     t0 = time.perf_counter()
     old = _open_build(cfg, out, overwrite=overwrite)

@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.artifacts import atomic_path
+from hepc9 import __version__
+from hepc9.artifacts import atomic_path, file_digest
+from hepc9.datasets.image_spec import ImageSpec
 from hepc9.errors import DataError, Hepc9Error, OutputExistsError, SchemaError, ShapeError
 
 __all__ = [
@@ -65,8 +67,6 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _digest(path: Path) -> str:
-    from hepc9.artifacts import file_digest
-
     return file_digest(path)
 
 
@@ -210,10 +210,9 @@ def write_index(directory: str | Path, index: Mapping[str, Any]) -> Path:
     Path
         The index path.
     """
-    from hepc9 import __version__
-
     folder = Path(directory)
-    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "hepc9_version": __version__}
+    data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                            "hepc9_version": __version__}
     data.update(index)
     for entry in data.get("chunks", []):
         for key in ("x", "y"):
@@ -401,8 +400,6 @@ class Dataset:
         """The :class:`~hepc9.datasets.voxelize.ImageSpec` of an image dataset, else None."""
         if "spec" not in self.index:
             return None
-        from hepc9.datasets.voxelize import ImageSpec
-
         return ImageSpec.from_dict(self.index["spec"])
 
     def __len__(self) -> int:

@@ -141,7 +141,8 @@ class ImageStream:
             y = gen.uniform(*self.label_range, size=self.batch_size)
         fractions: list[float | None] = [None] * self.batch_size
         if self.background_range is not None:
-            fractions = list(gen.uniform(*self.background_range, size=self.batch_size))
+            lo, hi = self.background_range
+            fractions = list(gen.uniform(lo, hi, size=self.batch_size))
         parts = [self._factory(fractions[i]).draw(child(ss, 1 + i), float(y[i]), 1)
                  for i in range(self.batch_size)]
         if isinstance(self.spec, SetSpec):

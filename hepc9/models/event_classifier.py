@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ConfigError, DataError, ShapeError
+from hepc9.models.event_posterior import log_softmax, nearest_index, offset_basis, set_curves
 
 __all__ = [
     "build",
@@ -86,27 +87,6 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int,
     else:
         outputs = layers.Dense(int(n_classes), dtype="float32", name="logits")(h)
     return keras.Model(inputs, outputs, name="event_classifier")
-
-
-def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Return log softmax of ``logits`` along ``axis`` (float64, stable for any magnitude).
-
-    Parameters
-    ----------
-    logits : ndarray
-        Any shape.
-    axis : int
-        Class axis.
-
-    Returns
-    -------
-    ndarray
-        Same shape, float64; ``exp`` sums to 1 along ``axis``.
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    m = np.max(z, axis=axis, keepdims=True)
-    shifted = z - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def set_log_posterior(
@@ -270,8 +250,6 @@ def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_si
     dict of ndarray, shape (N,)
         ``dc9`` (posterior mean), ``std``, ``lower``, ``upper``, ``mode``.
     """
-    from hepc9.models.event_posterior import set_curves
-
     theta, log_post = set_curves(model, info, x, batch_size=batch_size)
     summary = posterior_summary(log_post, theta, quantiles=quantiles)
     return {"dc9": summary["mean"], "std": summary["std"], "lower": summary["lower"],
@@ -305,8 +283,6 @@ def calibrate_sets(model: Any, info: Mapping[str, Any], x: Any, y: Any,
         ``{"offset_poly": [p₁, p₂]}`` to merge into the labels, or ``None`` with fewer
         than 2 sets.
     """
-    from hepc9.models.event_posterior import nearest_index, offset_basis, set_curves
-
     idx = np.asarray(indices)[:1024]
     if idx.size < 2:
         return None

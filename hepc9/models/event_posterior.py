@@ -21,10 +21,33 @@ import numpy as np
 
 from hepc9.models.inputs import batched, prepare_inputs
 
-__all__ = ["FINE_POINTS", "fine_theta", "nearest_index", "offset_basis", "set_curves"]
+__all__ = [
+    "FINE_POINTS", "fine_theta", "log_softmax", "nearest_index", "offset_basis", "set_curves",
+]
 
 #: Points of the fine δC9 grid of the set posterior.
 FINE_POINTS = 801
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Return log softmax of ``logits`` along ``axis`` (float64, stable for any magnitude).
+
+    Parameters
+    ----------
+    logits : ndarray
+        Any shape.
+    axis : int
+        Class axis.
+
+    Returns
+    -------
+    ndarray
+        Same shape, float64; ``exp`` sums to 1 along ``axis``.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    m = np.max(z, axis=axis, keepdims=True)
+    shifted = z - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def fine_theta(nodes: np.ndarray) -> np.ndarray:
@@ -85,7 +108,6 @@ def set_curves(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size
     """
     from scipy.interpolate import CubicSpline
 
-    from hepc9.models.event_classifier import log_softmax
     from hepc9.models.quadratic_head import normalised_theta, quadratic_log
 
     labels = info["labels"]

@@ -34,7 +34,7 @@ _EPS = 1e-4
 _SHRINK = 0.999
 
 
-def normalised_theta(theta: Any, nodes: Sequence[float]) -> np.ndarray:
+def normalised_theta(theta: Any, nodes: Sequence[float] | np.ndarray) -> np.ndarray:
     """Map δC9 to t ∈ [−1, 1] over the span of ``nodes`` (float64)."""
     g = np.asarray(nodes, dtype=np.float64)
     centre, half = 0.5 * (g[0] + g[-1]), 0.5 * (g[-1] - g[0])

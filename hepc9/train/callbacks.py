@@ -128,8 +128,9 @@ def callback_classes() -> dict[str, type]:
             if self.stopper.best_weights is not None and self.stopper.best_epoch == epoch:
                 with atomic_path(self.folder / _BEST_FILE, overwrite=True) as tmp, \
                         open(tmp, "wb") as fh:
-                    np.savez(fh, **{f"w{i}": np.asarray(w)
-                                    for i, w in enumerate(self.stopper.best_weights)})
+                    arrays: dict[str, Any] = {f"w{i}": np.asarray(w)
+                                              for i, w in enumerate(self.stopper.best_weights)}
+                    np.savez(fh, **arrays)
             write_json(self.folder / _STATE_FILE, state)
 
     return {"EpochSync": EpochSync, "HistoryWriter": HistoryWriter,

@@ -275,7 +275,7 @@ def train_model(
     if isinstance(source, ArraySource):
         if validation is None:
             train_idx, val_all = _split(source.x.shape[0], tcfg.validation_fraction, cfg.seed)
-            val_source = source
+            val_source: ArraySource | StreamSource = source
         else:
             val_source = as_source(validation)
             if not isinstance(val_source, ArraySource):
