@@ -47,6 +47,10 @@ class ModelConfig:
     mask_padding: bool = False
     #: Event classifier: hidden widths of the per-event network (papers/003: 4 → 32 → 32 → K).
     event_units: tuple[int, ...] = (32, 32)
+    #: ``ratio`` estimator: hidden widths of the per-event coefficient network, and the real
+    #: shifts its learned likelihood depends on (the first is reported as ``dc9``).
+    ratio_units: tuple[int, ...] = (64, 64, 64)
+    ratio_params: tuple[str, ...] = ("dc9",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +100,16 @@ class TrainConfig:
     #: Event classifier: calibrate set posteriors with per-class offsets fitted on the
     #: validation sets (summing n per-event log-probabilities multiplies their errors by n).
     calibrate_sets: bool = True
+    #: ``ratio`` estimator (streamed, no dataset): events generated for training (in blocks of
+    #: ``ratio_block_events``, each drawn fresh), minibatch, Adam learning rate (cosine decay),
+    #: reference δC9 the events are drawn at and the coefficients expanded about, and accepted
+    #: reference events for the normalisation.
+    ratio_events: int = 2_000_000
+    ratio_block_events: int = 250_000
+    ratio_batch_size: int = 1024
+    ratio_learning_rate: float = 0.003
+    ratio_reference: float = 0.0
+    ratio_reference_events: int = 500_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

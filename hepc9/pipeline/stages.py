@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hepc9.artifacts import read_json, write_json
 from hepc9.datasets.build import build_dataset, total_items
 from hepc9.fit.fisher import cramer_rao
+from hepc9.models import get_spec
 from hepc9.physics.constants import model_constants
 from hepc9.pipeline.detector_sets import DETECTOR_FILES, detector_fit_options
 from hepc9.pipeline.evaluation import evaluation_truths, stage_evaluate
@@ -124,7 +125,7 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
     """
     cfg = ctx.cfg
     outs = []
-    kinds = sorted({item_kind(m) for m in ctx.neural})
+    kinds = sorted({item_kind(m) for m in ctx.neural if get_spec(m).needs_dataset})
     for level in cfg.evaluate.levels:
         lcfg = level_config(cfg, level)
         for n_events in cfg.evaluate.events_per_set:
@@ -157,8 +158,11 @@ def stage_train(ctx: RunContext) -> list[Path]:
                     continue
                 log.info("training %s on %s-level %s-event items", method, level, n_events)
                 # an interrupted training of this model resumes from its backup
+                streamed = not get_spec(method).needs_dataset  # trains on its level's chain
                 result = train_from_folder(
-                    cfg, _dataset_dir(ctx, item_kind(method), level, n_events), out,
+                    level_config(cfg, level) if streamed else cfg,
+                    None if streamed else _dataset_dir(ctx, item_kind(method), level, n_events),
+                    out,
                     model_name=method, overwrite=True, progress=bool(ctx.show_progress),
                 )
                 write_json(done, {**result, "run_config_digest": cfg.digest()})
