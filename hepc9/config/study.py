@@ -109,7 +109,7 @@ class TrainConfig:
     ratio_batch_size: int = 1024
     ratio_learning_rate: float = 0.003
     ratio_reference: float = 0.0
-    ratio_reference_events: int = 500_000
+    ratio_reference_events: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ShapeError
-from hepc9.physics.angular import angular_functions
+from hepc9.physics.angular import angular_functions_numba
 
 __all__ = [
     "build",
@@ -107,7 +107,7 @@ def expand_features(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
         raise ShapeError(f"the ratio network needs q2, costheta_l, costheta_k and chi (or "
                          f"cos_chi, sin_chi); got {list(features)}")
     chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
-    f = angular_functions(cols["costheta_l"], cols["costheta_k"], chi)
+    f = angular_functions_numba(cols["costheta_l"], cols["costheta_k"], chi)
     base = np.stack([cols["q2"], cols["costheta_l"], cols["costheta_k"], np.cos(chi),
                      np.sin(chi)], axis=1)
     return np.concatenate([base, f.T], axis=1)

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from hepc9.models.ratio import (
     per_event_outputs,
 )
 from hepc9.physics.amplitudes import check_params
-from hepc9.physics.quadratic import quadratic_coefficients
+from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
 from hepc9.seeding import seed_sequence
 from hepc9.simulation import (
     ChainInputs,
@@ -55,7 +56,7 @@ from hepc9.simulation import (
 )
 from hepc9.train.loop import TrainResult, member_seed
 
-__all__ = ["RatioBlock", "draw_block", "train_ratio"]
+__all__ = ["RatioBlock", "draw_block", "fit_network", "train_ratio"]
 
 _STREAM = 5
 
@@ -149,8 +150,33 @@ def _settings(cfg: Any) -> dict[str, Any]:
             "norm_events": int(t.ratio_reference_events)}
 
 
-def _fit_head(model: Any, blocks: Any, n_blocks: int, *, loss: Any, lr: float, batch: int,
-              verbose: int) -> list[float]:
+def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                n_blocks: int, *, loss: Any, lr: float, batch: int,
+                verbose: int = 0) -> list[float]:
+    """Train ``model`` one pass over each of ``n_blocks`` fresh blocks (Adam, cosine decay).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Uncompiled network.
+    blocks : callable
+        ``blocks(b) -> (inputs, targets)`` of block ``b`` (drawn fresh for every block).
+    n_blocks : int
+        Blocks (one pass each).
+    loss : str or keras loss
+        Training loss.
+    lr : float
+        Initial learning rate.
+    batch : int
+        Minibatch size.
+    verbose : int
+        Keras progress output.
+
+    Returns
+    -------
+    list of float
+        Training loss after each block.
+    """
     import keras
 
     x, y = blocks(0)
@@ -238,7 +264,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
                 ((blk.y - t_mean) / t_std).astype(np.float32))
 
     v = 0 if verbose == 0 else 2
-    losses = _fit_head(coef_model, coef_xy, s["blocks"], loss="mse", lr=s["lr"],
+    losses = fit_network(coef_model, coef_xy, s["blocks"], loss="mse", lr=s["lr"],
                        batch=s["batch"], verbose=v)
     model = coef_model
     bkg_losses: list[float] = []
@@ -249,7 +275,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
             blk = train_block(b)
             return encode_features(blk.xb, norm, features), blk.yb
 
-        bkg_losses = _fit_head(bkg_model, bkg_xy, s["blocks"],
+        bkg_losses = fit_network(bkg_model, bkg_xy, s["blocks"],
                                loss=keras.losses.BinaryCrossentropy(from_logits=True),
                                lr=s["lr"], batch=s["batch"], verbose=v)
         inp = keras.Input(shape=(n_in,), name="event")
@@ -264,15 +290,9 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
         "features": list(features),
     }
     info = _info(cfg, model_name, features, n_in, ratio_info)
-    # normalisation R = E₀[c] over an accepted reference sample (own stream)
-    sums, count, b = np.zeros(k), 0, 0
-    while count < s["norm_events"]:
-        blk = block(3, b, min(s["block"], 4 * s["norm_events"]))
-        c, _ = per_event_outputs(model, info, blk.x)
-        sums += c.sum(axis=0)
-        count += c.shape[0]
-        b += 1
-    ratio_info["normalisation"] = (sums / count).tolist()
+    ratio_info["normalisation"], ratio_info["normalisation_method"] = _normalisation(
+        model, info, chain, lambda b: block(3, b, min(s["block"], s["norm_events"])),
+        s["norm_events"], s["dc9"], params)
     val = block(2, 0, s["block"])
     pred, _ = per_event_outputs(model, info, val.x)
     corr = [float(np.corrcoef(pred[:, j], val.y[:, j])[0, 1]) for j in range(k)]
@@ -290,6 +310,37 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
                        best_epoch=s["blocks"] - 1, best_val_loss=mse,
                        validation={"mse": mse, "corr": min(corr), "n": metrics["n"]},
                        backend=used)
+
+
+def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
+                   blocks: Callable[[int], RatioBlock], n_events: int, dc9: float,
+                   params: tuple[str, ...]) -> tuple[list[float], str]:
+    """Return R = E₀[learned c] over accepted reference events, and how it was computed.
+
+    A normalisation error δR shifts every estimate alike by ≈ δR / Var₀(c), so its Monte
+    Carlo error must be far below the set's: at generator level the exact E₀[c_true]
+    (q² integral of the normalisation matrix) is used as a control variate, R = E₀[c_true]
+    + mean(c_learned − c_true), whose spread is that of the small regression residual;
+    with a detector the plain mean over ``n_events`` accepted events.
+    """
+    ratio_info = info["ratio"]
+    k = len(ratio_info["target_mean"])
+    sums, count, b = np.zeros(k), 0, 0
+    exact = chain.detector is None and chain.sample.line_shape == "narrow"
+    while count < n_events:
+        blk = blocks(b)
+        c, _ = per_event_outputs(model, info, blk.x)
+        sums += (c - blk.y).sum(axis=0) if exact else c.sum(axis=0)
+        count += c.shape[0]
+        b += 1
+    if not exact:
+        return (sums / count).tolist(), f"mean over {count} accepted reference events"
+    sample = _reference_sample(chain, dc9)
+    big = normalisation_matrix(params=params, at=sample.shifts, constants=sample.constants,
+                               q2_range=sample.q2_range)
+    r_exact = coefficient_vector(big[None])[0]
+    return ((r_exact + sums / count).tolist(),
+            f"exact E0[c_true] + mean residual over {count} reference events")
 
 
 def _info(cfg: Any, name: str, features: tuple[str, ...], n_in: int,
