@@ -127,7 +127,8 @@ def encode_features(x: np.ndarray, norm: Mapping[str, Any],
     return ((expand_features(x, features) - mean) / std).astype(np.float32)
 
 
-def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2) -> Any:
+def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2,
+          name: str = "ratio") -> Any:
     """Build the per-event network: features → K coefficients (+ a background logit).
 
     Parameters
@@ -137,7 +138,9 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2) -> Any:
     cfg : hepc9.config.ModelConfig
         ``ratio_units`` (hidden widths).
     n_outputs : int
-        Outputs (K, or K + 1 with the background logit).
+        Outputs (K coefficients, or 1 background logit).
+    name : str
+        Keras model name (unique inside a combined model).
 
     Returns
     -------
@@ -152,7 +155,7 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2) -> Any:
     for i, units in enumerate(cfg.ratio_units):
         h = layers.Dense(int(units), activation="silu", name=f"hidden_{i}")(h)
     out = layers.Dense(int(n_outputs), name="coefficients")(h)
-    return keras.Model(inp, out, name="ratio")
+    return keras.Model(inp, out, name=name)
 
 
 def per_event_outputs(model: Any, info: Mapping[str, Any],

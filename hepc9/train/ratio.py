@@ -122,7 +122,9 @@ def draw_block(chain: ChainInputs, ss: np.random.SeedSequence, n: int, *, dc9: f
                               rng=generator(child(ss, 2, 0)), constants=sample.constants,
                               four_rng=generator(child(ss, 1, 0)), beam=BELLE2)
     keep = reg.signal
-    truth = {k: np.asarray(v)[keep] for k, v in ev.items() if np.ndim(v) == 1}
+    # the detector keeps a ``<name>_true`` copy of the true kinematics of every survivor
+    truth = {k: np.asarray(det[f"{k}_true"])[keep] for k in ("q2", "costheta_l",
+                                                            "costheta_k", "chi", "mkpi")}
     obs = {k: np.asarray(det[k])[keep] for k in ("q2", "costheta_l", "costheta_k", "chi",
                                                  "mkpi", "flavour") if k in det}
     block = RatioBlock(feature_matrix(obs, features), _truth_coefficients(truth, sample, params))
@@ -249,7 +251,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     t_mean, t_std = stats.y.mean(axis=0), stats.y.std(axis=0)
     t_std = np.where(t_std > 0, t_std, 1.0)
     keras.utils.set_random_seed(member_seed(cfg.seed, member))
-    coef_model = build((n_in,), cfg.model, n_outputs=k)
+    coef_model = build((n_in,), cfg.model, n_outputs=k, name="coefficients")
     cache: dict[int, RatioBlock] = {}
 
     def train_block(b: int) -> RatioBlock:
@@ -269,7 +271,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     model = coef_model
     bkg_losses: list[float] = []
     if with_bkg:
-        bkg_model = build((n_in,), cfg.model, n_outputs=1)
+        bkg_model = build((n_in,), cfg.model, n_outputs=1, name="background")
 
         def bkg_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
             blk = train_block(b)

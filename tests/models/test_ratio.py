@@ -60,7 +60,8 @@ def test_exact_coefficients_give_unit_pulls_and_covering_intervals():
     pulls = (out["dc9"] - truth) / out["std"]
     assert abs(pulls.mean()) < 3 / np.sqrt(n_sets)
     assert 0.7 < pulls.std(ddof=1) < 1.3
-    assert np.all(out["lower"] < out["dc9"]) and np.all(out["dc9"] < out["upper"])
+    assert np.all(out["lower"] < out["dc9"])
+    assert np.all(out["dc9"] < out["upper"])
     cover = np.mean((out["lower"] <= truth) & (truth <= out["upper"]))
     assert 0.5 < cover < 0.85
     assert np.all(out["valid"] == 1.0)
@@ -89,7 +90,8 @@ def test_ratio_config_keys_are_validated():
     from hepc9.config.validate import validate
 
     base = Config()
-    assert base.train.ratio_events > 0 and base.model.ratio_params == ("dc9",)
+    assert base.train.ratio_events > 0
+    assert base.model.ratio_params == ("dc9",)
     with pytest.raises(ConfigError, match="ratio_params"):
         validate(base.replace(model=base.model.__class__(ratio_params=("dc99",))), "t")
     with pytest.raises(ConfigError, match="ratio_events"):
