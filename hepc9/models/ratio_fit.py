@@ -154,8 +154,8 @@ def fit_sets(coef: np.ndarray, odds: np.ndarray | None, norm: np.ndarray, *,
     Returns
     -------
     dict of ndarray, shape (N,)
-        ``dc9``/``std``/``lower``/``upper`` for the first shift (the registry's keys, named
-        after δC9 whatever the first shift is), ``<p>``, ``<p>_std``, ``<p>_lower``,
+        ``dc9``/``std``/``lower``/``upper`` for δC9 (the registry's keys; for the first shift
+        when δC9 is not fitted), ``<p>``, ``<p>_std``, ``<p>_lower``,
         ``<p>_upper`` per shift, ``valid``, and ``background_fraction`` with background.
     """
     coef = np.asarray(coef)
@@ -170,7 +170,7 @@ def fit_sets(coef: np.ndarray, odds: np.ndarray | None, norm: np.ndarray, *,
         for suffix in ("", "_lower", "_upper"):
             out[p + suffix] = np.array([r[p + suffix] + shift for r in rows])
         out[f"{p}_std"] = np.array([r[f"{p}_std"] for r in rows])
-    first = params[0]
+    first = "dc9" if "dc9" in params else params[0]
     out["dc9"] = out[first]
     out["std"] = out[f"{first}_std"]
     out["lower"] = out[f"{first}_lower"]
