@@ -14,7 +14,7 @@ from typing import Any
 from hepc9.cli._options import add_config_options, load_cli_config, print_json, usage
 from hepc9.cli._types import positive_int
 from hepc9.config.names import BACKENDS
-from hepc9.models import model_names
+from hepc9.models import get_spec, model_names
 from hepc9.pipeline.train import predict_files, train_from_folder
 
 __all__ = ["add_predict", "add_train"]
@@ -43,9 +43,10 @@ def add_train(sub: Any) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    if args.dataset is None and not args.stream:
-        raise usage("train needs --dataset DIR, or --stream")
     cfg = load_cli_config(args)
+    if (args.dataset is None and not args.stream
+            and get_spec(args.model or cfg.model.name).needs_dataset):
+        raise usage("train needs --dataset DIR, or --stream")
     result = train_from_folder(
         cfg, args.dataset, args.output, model_name=args.model, epochs=args.epochs,
         backend=args.backend, overwrite=args.overwrite, stream=args.stream,

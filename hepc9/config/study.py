@@ -54,6 +54,10 @@ class ModelConfig:
     event_head: Literal["quadratic", "free"] = "quadratic"
     #: ResNet: pad the periodic χ axis circularly instead of with zeros.
     periodic_chi: bool = True
+    #: ``ratio`` estimator: hidden widths of the per-event coefficient network, and the real
+    #: shifts its learned likelihood depends on (the first is reported as ``dc9``).
+    ratio_units: tuple[int, ...] = (64, 64, 64)
+    ratio_params: tuple[str, ...] = ("dc9",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +113,16 @@ class TrainConfig:
     #: Streamed training: batches of the second, independent validation split used for the
     #: calibration (early stopping and the reported metrics use ``validation_steps``).
     calibration_steps: int = 8
+    #: ``ratio`` estimator (streamed, no dataset): events generated for training (in blocks of
+    #: ``ratio_block_events``, each drawn fresh), minibatch, Adam learning rate (cosine decay),
+    #: reference δC9 the events are drawn at and the coefficients expanded about, and accepted
+    #: reference events for the normalisation.
+    ratio_events: int = 2_000_000
+    ratio_block_events: int = 250_000
+    ratio_batch_size: int = 1024
+    ratio_learning_rate: float = 0.003
+    ratio_reference: float = 0.0
+    ratio_reference_events: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ from hepc9.config.checks_data import check_datasets, check_ingest
 from hepc9.config.checks_detector import check_detector_background_selection
 from hepc9.config.names import BACKENDS, LEVELS, SHIFT_NAMES
 from hepc9.config.root import CONFIG_VERSION, Config
-from hepc9.errors import ConfigError, did_you_mean
+from hepc9.errors import ConfigError, check_names, did_you_mean
 
 __all__ = ["validate"]
 
@@ -108,7 +108,7 @@ def _check_model_train(cfg: Config, origin: str) -> None:
         )
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"[model] dropout = {m.dropout} in {origin} must be in [0, 1)")
-    for key in ("phi_units", "rho_units", "event_units"):
+    for key in ("phi_units", "rho_units", "event_units", "ratio_units"):
         if any(u <= 0 for u in getattr(m, key)):
             raise ConfigError(
                 f"[model] {key} = {list(getattr(m, key))} in {origin} must be positive"
@@ -121,7 +121,9 @@ def _check_model_train(cfg: Config, origin: str) -> None:
             "or 'torch'"
         )
     for key in ("learning_rate", "min_lr", "batch_size", "event_batch_size", "epochs",
-                "steps_per_epoch", "validation_steps", "calibration_steps"):
+                "steps_per_epoch", "validation_steps", "ratio_events", "ratio_block_events",
+                "ratio_batch_size", "ratio_learning_rate", "ratio_reference_events",
+                "calibration_steps"):
         if not getattr(t, key) > 0:
             raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be positive")
     if not 0.0 < t.reduce_lr_factor < 1.0:
@@ -131,6 +133,11 @@ def _check_model_train(cfg: Config, origin: str) -> None:
     for key in ("reduce_lr_patience", "early_stopping_patience", "member"):
         if getattr(t, key) < 0:
             raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be >= 0")
+    check_names(m.ratio_params, SHIFT_NAMES, what=f"[model] ratio_params in {origin}",
+                error=ConfigError)
+    if not math.isfinite(t.ratio_reference):
+        raise ConfigError(f"[train] ratio_reference = {t.ratio_reference} in {origin} must be "
+                          "finite")
     if not 0.0 <= t.momentum < 1.0:
         raise ConfigError(f"[train] momentum = {t.momentum} in {origin} must be in [0, 1)")
     if not 0.0 < t.validation_fraction < 1.0:

@@ -48,7 +48,7 @@ __all__ = [
 #: Dataset kinds an estimator can read.
 ITEM_KINDS: tuple[str, ...] = ("images", "sets")
 #: What an estimator learns: a (standardised) δC9 value, or the class index over the grid.
-TARGETS: tuple[str, ...] = ("regression", "grid")
+TARGETS: tuple[str, ...] = ("regression", "grid", "coefficients")
 #: Name of the likelihood-fit method of ``[evaluate] methods`` (not a neural estimator).
 FIT_METHOD = "fit"
 
@@ -116,6 +116,11 @@ class EstimatorSpec:
         ``calibrate(model, info, x, y, indices) -> dict or None`` run on the validation sets
         after training (when ``[train] calibrate_sets``); the dict is merged into the label
         description of ``model.json``.
+    trainer : str or callable, optional
+        ``train(cfg, output, *, model_name, epochs, backend, overwrite, verbose) ->
+        TrainResult`` for estimators trained on freshly streamed events rather than stored
+        items (``target = "coefficients"``: the exact per-event quadratic-form coefficients);
+        ``cfg`` is the configuration of the level.  Such estimators need no dataset.
     description : str
         One line for listings.
     """
@@ -130,6 +135,7 @@ class EstimatorSpec:
     mask_padding: bool = False
     predictor: Hook = "hepc9.models.targets:predict_regression"
     calibrator: Hook | None = None
+    trainer: Hook | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -160,6 +166,15 @@ class EstimatorSpec:
     def get_calibrator(self) -> Callable[..., Any] | None:
         """Return the calibration hook, or ``None``."""
         return None if self.calibrator is None else resolve_hook(self.calibrator)
+
+    def get_trainer(self) -> Callable[..., Any] | None:
+        """Return the streamed-training hook, or ``None`` (trained by the generic loop)."""
+        return None if self.trainer is None else resolve_hook(self.trainer)
+
+    @property
+    def needs_dataset(self) -> bool:
+        """Whether the estimator trains on a stored dataset (no own ``trainer``)."""
+        return self.trainer is None
 
     def input_shape(self, item_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of one model input for items of ``item_shape`` (one event if ``per_event``)."""
@@ -211,6 +226,15 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             predictor="hepc9.models.event_classifier:predict_sets",
             calibrator="hepc9.models.event_classifier:calibrate_sets",
             description="per-event classifier over the δC9 grid, combined per set",
+        ),
+        EstimatorSpec(
+            name="ratio", builder="hepc9.models.ratio:build", item_kind="sets",
+            target="coefficients", per_event=True, loss="mse",
+            batch_size_key="ratio_batch_size",
+            predictor="hepc9.models.ratio:predict_sets",
+            trainer="hepc9.train.ratio:train_ratio",
+            description="learned likelihood: per-event quadratic-rate coefficients (MSE on "
+                        "exact targets), maximised per set",
         ),
     )
 }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hepc9.artifacts import read_json, write_json
 from hepc9.datasets.build import build_dataset, total_items
 from hepc9.fit.fisher import cramer_rao
+from hepc9.models import get_spec
 from hepc9.physics.constants import model_constants
 from hepc9.pipeline.detector_sets import DETECTOR_FILES, detector_fit_options
 from hepc9.pipeline.evaluation import evaluation_truths, stage_evaluate
@@ -128,7 +129,7 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
         # streamed training draws fresh items (and its validation splits) from the sampler
         log.info("[train] stream = true: no stored training datasets are built")
         return outs
-    kinds = sorted({item_kind(m) for m in ctx.neural})
+    kinds = sorted({item_kind(m) for m in ctx.neural if get_spec(m).needs_dataset})
     for level in cfg.evaluate.levels:
         lcfg = level_config(cfg, level)
         for n_events in cfg.evaluate.events_per_set:
@@ -166,7 +167,11 @@ def stage_train(ctx: RunContext) -> list[Path]:
                     continue
                 log.info("training %s on %s-level %s-event items", method, level, n_events)
                 # an interrupted training of this model resumes from its backup
-                if cfg.train.stream:
+                if not get_spec(method).needs_dataset:  # its own trainer on its level's chain
+                    result = train_from_folder(level_config(cfg, level), None, out,
+                                               model_name=method, overwrite=True,
+                                               progress=bool(ctx.show_progress))
+                elif cfg.train.stream:
                     sub = level_config(cfg, level).replace(datasets=dataclasses.replace(
                         cfg.datasets, kind=item_kind(method), events_per_image=n_events))
                     result = train_from_folder(sub, None, out, model_name=method,

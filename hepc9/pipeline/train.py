@@ -137,8 +137,19 @@ def train_from_folder(
         :meth:`hepc9.train.TrainResult.to_dict`.
     """
     name = model_name or cfg.model.name
-    get_spec(name)  # an unknown model fails before any data are opened
+    spec = get_spec(name)  # an unknown model fails before any data are opened
     _backend.select(_backend.resolve(backend, cfg.train.backend))
+    verbose: int | str
+    if progress is False:
+        verbose = 0
+    elif progress is True or sys.stdout.isatty():
+        verbose = "auto"
+    else:
+        verbose = 2
+    trainer = spec.get_trainer()
+    if trainer is not None:  # streams its own events: no dataset
+        return trainer(cfg, output, model_name=name, epochs=epochs, backend=backend,
+                       overwrite=overwrite, verbose=verbose).to_dict()
 
     if dataset is None and not stream:
         raise DataError("training needs a dataset folder (--dataset), or --stream")
@@ -148,13 +159,6 @@ def train_from_folder(
         data = _stream_source(cfg, train)
         if validation is None:
             validation = train
-    verbose: int | str
-    if progress is False:
-        verbose = 0
-    elif progress is True or sys.stdout.isatty():
-        verbose = "auto"
-    else:
-        verbose = 2
     result = train_model(
         data, model_name=name, cfg=cfg, output=output,
         validation=validation, epochs=epochs, overwrite=overwrite, verbose=verbose,

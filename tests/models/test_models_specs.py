@@ -22,9 +22,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "hepc9"
 
 
 def test_builtin_specs_describe_their_estimators():
-    assert model_names() == ("resnet3d", "deepsets", "event")
-    assert method_names() == ("fit", "resnet3d", "deepsets", "event")
-    res, ds, ev = (get_spec(n) for n in model_names())
+    assert model_names() == ("resnet3d", "deepsets", "event", "ratio")
+    assert method_names() == ("fit", "resnet3d", "deepsets", "event", "ratio")
+    res, ds, ev = (get_spec(n) for n in model_names()[:3])
+    ratio = get_spec("ratio")
+    assert (ratio.target, ratio.item_kind, ratio.per_event) == ("coefficients", "sets", True)
+    assert callable(ratio.get_trainer())
+    assert not ratio.needs_dataset
+    assert ev.get_trainer() is None
+    assert ev.needs_dataset
     assert (res.item_kind, ds.item_kind, ev.item_kind) == ("images", "sets", "sets")
     assert (res.target, ds.target, ev.target) == ("regression", "regression", "grid")
     assert ev.per_event

@@ -45,7 +45,7 @@ def test_smoke_run_produces_every_artefact(smoke_run):
     summary = json.loads((run_dir / "summary.json").read_text())
     rows = summary["comparison"]["gen"]["rows"]
     methods = {r["method"] for r in rows}
-    assert methods == {"fit", "resnet3d", "deepsets", "event"}
+    assert methods == {"fit", "resnet3d", "deepsets", "event", "ratio"}
     fit = [r for r in rows if r["method"] == "fit"]
     assert all(r["sigma_crb"] > 0 for r in fit)
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -1,0 +1,223 @@
+"""The learned-likelihood estimator ``ratio``: a per-event network for the quadratic rate.
+
+The rate is exactly quadratic in real shifts θ = (θ_1, …, θ_k) about a reference point θ₀:
+p(z|θ₀ + θ) ∝ θ̃ᵀ M(z) θ̃ with θ̃ = (1, θ) (:mod:`hepc9.physics.quadratic`).  Relative to the
+reference density the per-event ratio is the polynomial
+
+    w(z; θ) = 1 + Σ_j ℓ_j(z) θ_j + Σ_{i≤j} q_ij(z) θ_i θ_j,
+    ℓ_j = 2 M_0j / M_00,   q_ij = (2 − δ_ij) M_ij / M_00,
+
+whose K = k(k+3)/2 coefficients (:func:`coefficient_vector`) the generator knows for every
+event from its true kinematics z.  A network regresses them (MSE) from the *observed*
+quantities x; trained on events drawn at θ₀ the optimum is E₀[w(z; θ) | x] = p(x|θ₀+θ) /
+p(x|θ₀) — the detector-level (folded) ratio, acceptance and resolution included.  With a
+background the network has one more output: the logit of a classifier between signal-region
+background and reference signal, whose odds estimate p_b(x) / p₀(x).
+
+This module holds the builder and the prediction hook; the set likelihood and its iminuit
+maximisation live in :mod:`hepc9.models.ratio_fit`, the streamed training in
+:mod:`hepc9.train.ratio`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hepc9.errors import ShapeError
+from hepc9.physics.angular import angular_functions_numba
+
+__all__ = [
+    "build",
+    "coefficient_names",
+    "coefficient_vector",
+    "encode_features",
+    "expand_features",
+    "input_normalisation",
+    "n_coefficients",
+    "per_event_outputs",
+    "predict_sets",
+]
+
+_PREDICT_BATCH = 1 << 16
+
+
+def n_coefficients(k: int) -> int:
+    """Return K = k(k+3)/2, the coefficients of ``k`` shifts (k linear, k(k+1)/2 quadratic)."""
+    return k * (k + 3) // 2
+
+
+def coefficient_names(params: Sequence[str]) -> list[str]:
+    """Names of the coefficients in :func:`coefficient_vector` order (``l_<p>``, ``q_<p>_<p'>``)."""
+    p = list(params)
+    names = [f"l_{a}" for a in p]
+    names += [f"q_{p[i]}_{p[j]}" for i in range(len(p)) for j in range(i, len(p))]
+    return names
+
+
+def coefficient_vector(matrices: np.ndarray) -> np.ndarray:
+    """Return the normalised coefficients (ℓ, q) of per-event quadratic forms.
+
+    Parameters
+    ----------
+    matrices : ndarray, shape (n, k+1, k+1)
+        Symmetric per-event matrices M (:func:`hepc9.physics.quadratic.quadratic_coefficients`).
+
+    Returns
+    -------
+    ndarray, shape (n, K)
+        ``ℓ_j = 2 M_0j / M_00`` then ``q_ij = (2 − δ_ij) M_ij / M_00`` for i ≤ j.
+    """
+    m = np.asarray(matrices, dtype=np.float64)
+    if m.ndim != 3 or m.shape[1] != m.shape[2] or m.shape[1] < 2:
+        raise ShapeError(f"expected matrices of shape (n, k+1, k+1) with k ≥ 1, got {m.shape}")
+    k = m.shape[1] - 1
+    a = m[:, 0, 0]
+    cols = [2.0 * m[:, 0, j] for j in range(1, k + 1)]
+    cols += [(1.0 if i == j else 2.0) * m[:, i, j] for i in range(1, k + 1)
+             for j in range(i, k + 1)]
+    return np.stack(cols, axis=1) / a[:, None]
+
+
+def expand_features(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """Return the network inputs of raw observed features: q², the angles and the f_i(Ω).
+
+    The rate is Σ J_i(q²) f_i(Ω) with twelve known angular functions (physics.md §2.1), so
+    the observed f_i (computed from the observed angles, χ from its cosine and sine) are
+    given to the network beside q², cosθℓ, cosθK, cos χ, sin χ.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, F)
+        Raw features named ``features`` (``q2 costheta_l costheta_k`` and ``cos_chi
+        sin_chi`` or ``chi``).
+    features : sequence of str
+        Column names of ``x``.
+
+    Returns
+    -------
+    ndarray, shape (n, 17)
+        float64.
+    """
+    cols = {f: np.asarray(x, dtype=np.float64)[:, i] for i, f in enumerate(features)}
+    missing = [f for f in ("q2", "costheta_l", "costheta_k") if f not in cols]
+    if missing or not ("chi" in cols or {"cos_chi", "sin_chi"} <= set(cols)):
+        raise ShapeError(f"the ratio network needs q2, costheta_l, costheta_k and chi (or "
+                         f"cos_chi, sin_chi); got {list(features)}")
+    chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
+    f = angular_functions_numba(cols["costheta_l"], cols["costheta_k"], chi)
+    base = np.stack([cols["q2"], cols["costheta_l"], cols["costheta_k"], np.cos(chi),
+                     np.sin(chi)], axis=1)
+    return np.concatenate([base, f.T], axis=1)
+
+
+def input_normalisation(z: np.ndarray) -> dict[str, list[float]]:
+    """Mean and std (1 for constant columns) of expanded inputs of a reference sample."""
+    std = z.std(axis=0)
+    return {"mean": z.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
+
+
+def encode_features(x: np.ndarray, norm: Mapping[str, Any],
+                    features: Sequence[str]) -> np.ndarray:
+    """Expand raw features and standardise them with the stored mean and std (float32)."""
+    mean = np.asarray(norm["mean"], dtype=np.float64)
+    std = np.asarray(norm["std"], dtype=np.float64)
+    return ((expand_features(x, features) - mean) / std).astype(np.float32)
+
+
+def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2,
+          name: str = "ratio") -> Any:
+    """Build the per-event network: features → K coefficients (+ a background logit).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(F,)``, one event's expanded inputs (:func:`expand_features`).
+    cfg : hepc9.config.ModelConfig
+        ``ratio_units`` (hidden widths).
+    n_outputs : int
+        Outputs (K coefficients, or 1 background logit).
+    name : str
+        Keras model name (unique inside a combined model).
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; linear outputs.
+    """
+    import keras
+    from keras import layers
+
+    inp = keras.Input(shape=tuple(input_shape), name="event")
+    h = inp
+    for i, units in enumerate(cfg.ratio_units):
+        h = layers.Dense(int(units), activation="silu", name=f"hidden_{i}")(h)
+    out = layers.Dense(int(n_outputs), name="coefficients")(h)
+    return keras.Model(inp, out, name=name)
+
+
+def per_event_outputs(model: Any, info: Mapping[str, Any],
+                      x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return the learned coefficients ``(n, K)`` and background odds ``(n,)`` (or None).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained network.
+    info : mapping
+        Its ``model.json`` (``ratio``: target scale, feature normalisation, background flag).
+    x : ndarray, shape (n, F)
+        Raw per-event features.
+    """
+    r = info["ratio"]
+    z = encode_features(x, r["input_normalisation"], r["features"])
+    out = np.concatenate([np.asarray(model.predict_on_batch(z[s:s + _PREDICT_BATCH]))
+                          for s in range(0, len(z), _PREDICT_BATCH)] or
+                         [np.empty((0, len(r["target_std"]) + int(r["background"])))])
+    k = len(r["target_std"])
+    coef = out[:, :k].astype(np.float64) * np.asarray(r["target_std"]) + np.asarray(
+        r["target_mean"])
+    odds = None
+    if r["background"]:
+        # classifier trained on balanced classes: odds = p_b(x) / p_0(x)
+        odds = np.exp(np.clip(out[:, k].astype(np.float64), -30.0, 30.0))
+    return coef, odds
+
+
+def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size: int = 64,
+                 quantiles: tuple[float, float] = (0.16, 0.84)) -> dict[str, np.ndarray]:
+    """Prediction hook: maximise the learned likelihood of every set.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained network.
+    info : mapping
+        Its ``model.json``.
+    x : ndarray, shape (N, n, F)
+        Event sets of raw features.
+    batch_size : int
+        Unused (events are evaluated in large blocks).
+    quantiles : (float, float)
+        Unused: the interval is the MINOS interval at ΔlnL = ½ (68.3 %).
+
+    Returns
+    -------
+    dict of ndarray, shape (N,)
+        ``dc9`` (maximum, the reference point added), ``std`` (HESSE), ``lower`` and
+        ``upper`` (MINOS), ``valid``; with several shifts one entry ``<param>`` (and
+        ``<param>_std``) per shift, ``background_fraction`` with a background.
+    """
+    from hepc9.models.ratio_fit import fit_sets
+
+    x = np.asarray(x)
+    n_sets, n_ev, n_feat = x.shape
+    coef, odds = per_event_outputs(model, info, x.reshape(-1, n_feat))
+    r = info["ratio"]
+    res = fit_sets(coef.reshape(n_sets, n_ev, -1),
+                   None if odds is None else odds.reshape(n_sets, n_ev),
+                   np.asarray(r["normalisation"]), params=r["params"],
+                   reference=r["reference"])
+    return res

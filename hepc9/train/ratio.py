@@ -1,0 +1,367 @@
+"""Streamed training of the ``ratio`` estimator: exact per-event coefficients as targets.
+
+Every training block is drawn fresh from the one event chain (:mod:`hepc9.simulation`) at
+the reference point θ₀ (``[train] ratio_reference`` for δC9, the ``[generate]`` values for
+the other shifts): generator-level events, or at detector level the reconstructed
+signal-region signal, each carrying its *true* kinematics.  The target of an event is the
+coefficient vector of its exact quadratic form about θ₀
+(:func:`hepc9.models.ratio.coefficient_vector` of
+:func:`hepc9.physics.quadratic.quadratic_coefficients`); the input its *observed* features.
+The MSE optimum is E₀[target | x], the folded detector-level ratio p(x|θ₀+θ)/p(x|θ₀) — exact
+because the events are drawn at θ₀, the point the coefficients are expanded about (drawn at
+another density the regression would weight the conditional expectation with the wrong
+p(z|x)).  With background, a classifier head learns ln p_b(x)/p₀(x) from signal-region
+background against reference signal in equal numbers.  The normalisation R = E₀[c] is the
+mean learned coefficient over a separate accepted reference sample.
+
+Random streams: ``seed_sequence(seed, "train", 5, member, part, block)`` with part 0
+(training blocks), 1 (feature and target statistics), 2 (validation), 3 (normalisation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepc9.datasets.sets import DEFAULT_FEATURES, feature_matrix
+from hepc9.errors import ConfigError, OutputExistsError
+from hepc9.kinematics import BELLE2
+from hepc9.models import META_FILE, _backend, save_model
+from hepc9.models.ratio import (
+    build,
+    coefficient_vector,
+    encode_features,
+    expand_features,
+    input_normalisation,
+    n_coefficients,
+    per_event_outputs,
+)
+from hepc9.physics.amplitudes import check_params
+from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
+from hepc9.seeding import seed_sequence
+from hepc9.simulation import (
+    ChainInputs,
+    child,
+    generator,
+    reconstruct,
+    signal_region_background,
+)
+from hepc9.train.loop import TrainResult, member_seed
+
+__all__ = ["RatioBlock", "draw_block", "fit_network", "train_ratio"]
+
+_STREAM = 5
+
+
+@dataclasses.dataclass
+class RatioBlock:
+    """One block of reference events and their exact targets.
+
+    ``x`` (n, F) raw observed features, ``y`` (n, K) exact coefficients; with background the
+    classifier block ``xb`` (m, F), ``yb`` (m,) (1 = background, 0 = reference signal).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    xb: np.ndarray | None = None
+    yb: np.ndarray | None = None
+
+
+def _reference_sample(chain: ChainInputs, dc9: float) -> Any:
+    return chain.sample.at(dc9)
+
+
+def _truth_coefficients(ev: dict[str, np.ndarray], sample: Any,
+                        params: tuple[str, ...]) -> np.ndarray:
+    mkpi = ev.get("mkpi") if sample.line_shape != "narrow" else None
+    m = quadratic_coefficients(ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"],
+                               params=params, at=sample.shifts, constants=sample.constants,
+                               mkpi=mkpi)
+    return coefficient_vector(m)
+
+
+def draw_block(chain: ChainInputs, ss: np.random.SeedSequence, n: int, *, dc9: float,
+               params: tuple[str, ...], features: tuple[str, ...] = DEFAULT_FEATURES,
+               background: bool = False) -> RatioBlock:
+    """Draw ``n`` reference events (about ``n`` accepted at detector level) with targets.
+
+    Parameters
+    ----------
+    chain : ChainInputs
+        The event chain (generator level without a detector).
+    ss : numpy.random.SeedSequence
+        The block's stream (children ``(0|1|2, 0)`` signal, ``(3|4, j)`` background).
+    n : int
+        Generated events (generator level) or events tried (detector level).
+    dc9 : float
+        Reference δC9.
+    params : tuple of str
+        Shifts of the quadratic form.
+    features : tuple of str
+        Observed per-event features.
+    background : bool
+        Also draw the classifier block (needs a chain with background).
+
+    Returns
+    -------
+    RatioBlock
+    """
+    sample = _reference_sample(chain, dc9)
+    ev = sample.sample(int(n), child(ss, 0, 0))
+    if chain.detector is None:
+        return RatioBlock(feature_matrix(ev, features), _truth_coefficients(ev, sample, params))
+    det, reg, _ = reconstruct(ev, detector=chain.detector, selection=chain.selection,
+                              rng=generator(child(ss, 2, 0)), constants=sample.constants,
+                              four_rng=generator(child(ss, 1, 0)), beam=BELLE2)
+    keep = reg.signal
+    # the detector keeps a ``<name>_true`` copy of the true kinematics of every survivor
+    truth = {k: np.asarray(det[f"{k}_true"])[keep] for k in ("q2", "costheta_l",
+                                                            "costheta_k", "chi", "mkpi")}
+    obs = {k: np.asarray(det[k])[keep] for k in ("q2", "costheta_l", "costheta_k", "chi",
+                                                 "mkpi", "flavour") if k in det}
+    block = RatioBlock(feature_matrix(obs, features), _truth_coefficients(truth, sample, params))
+    if background:
+        _, n_bkg = chain.split
+        n_sig = block.x.shape[0]
+        n_items = max(1, math.ceil(n_sig / max(n_bkg, 1)))
+        sr, _, _, _ = signal_region_background(chain, ss, n_items)
+        xb_bkg = feature_matrix(sr, features)[:n_sig]
+        m = min(n_sig, xb_bkg.shape[0])
+        block.xb = np.concatenate([block.x[:m], xb_bkg[:m]])
+        block.yb = np.concatenate([np.zeros(m), np.ones(m)]).astype(np.float32)
+    return block
+
+
+def _settings(cfg: Any) -> dict[str, Any]:
+    t, m = cfg.train, cfg.model
+    params = tuple(check_params(m.ratio_params))
+    if t.ratio_events <= 0 or t.ratio_block_events <= 0 or t.ratio_reference_events <= 0:
+        raise ConfigError("[train] ratio_events, ratio_block_events and ratio_reference_events "
+                          "must be positive")
+    return {"params": params, "dc9": float(t.ratio_reference), "block": int(t.ratio_block_events),
+            "blocks": max(1, math.ceil(t.ratio_events / t.ratio_block_events)),
+            "batch": int(t.ratio_batch_size), "lr": float(t.ratio_learning_rate),
+            "norm_events": int(t.ratio_reference_events)}
+
+
+def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                n_blocks: int, *, loss: Any, lr: float, batch: int,
+                verbose: int = 0) -> list[float]:
+    """Train ``model`` one pass over each of ``n_blocks`` fresh blocks (Adam, cosine decay).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Uncompiled network.
+    blocks : callable
+        ``blocks(b) -> (inputs, targets)`` of block ``b`` (drawn fresh for every block).
+    n_blocks : int
+        Blocks (one pass each).
+    loss : str or keras loss
+        Training loss.
+    lr : float
+        Initial learning rate.
+    batch : int
+        Minibatch size.
+    verbose : int
+        Keras progress output.
+
+    Returns
+    -------
+    list of float
+        Training loss after each block.
+    """
+    import keras
+
+    x, y = blocks(0)
+    # cosine decay over all optimiser steps (the first block's size stands for every block)
+    sched = keras.optimizers.schedules.CosineDecay(
+        lr, decay_steps=max(1, n_blocks * math.ceil(len(x) / batch)), alpha=0.02)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=sched), loss=loss)
+    losses = []
+    for b in range(n_blocks):
+        if b:
+            x, y = blocks(b)
+        h = model.fit(x, y, batch_size=batch, epochs=1, verbose=verbose, shuffle=True)
+        losses.append(float(h.history["loss"][-1]))
+    return losses
+
+
+def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "ratio",
+                epochs: int | None = None, backend: str | None = None,
+                overwrite: bool = False, verbose: int | str = 0) -> TrainResult:
+    """Train the ``ratio`` network on freshly streamed reference events and save it.
+
+    Parameters
+    ----------
+    cfg : hepc9.config.Config
+        ``[train] ratio_*``, ``[model] ratio_units ratio_params``, the event chain sections
+        (generator level when ``[detector] enabled = false``).
+    output : path
+        Model folder.
+    model_name : str
+        Registry name recorded in ``model.json`` (its entry's prediction hook decodes it).
+    epochs : int, optional
+        Number of training blocks instead of ``ratio_events / ratio_block_events``.
+    backend : str, optional
+        Keras backend.
+    overwrite : bool
+        Replace a finished model.
+    verbose : int or str
+        Keras progress output.
+
+    Returns
+    -------
+    TrainResult
+    """
+    out = Path(output)
+    if (out / META_FILE).exists() and not overwrite:
+        raise OutputExistsError(
+            f"{out} already holds a trained model; choose another --output or remove it")
+    used = _backend.select(_backend.resolve(backend, cfg.train.backend))
+    import keras
+
+    s = _settings(cfg)
+    if epochs is not None:
+        s["blocks"] = int(epochs)
+    chain = ChainInputs.from_config(cfg)
+    with_bkg = chain.background is not None and chain.split[1] > 0
+    features = tuple(DEFAULT_FEATURES)
+    params = s["params"]
+    k = n_coefficients(len(params))
+    member = int(cfg.train.member)
+    t0 = time.perf_counter()
+
+    def block(part: int, b: int, n: int) -> RatioBlock:
+        ss = seed_sequence(cfg.seed, "train", _STREAM, member, part, b)
+        return draw_block(chain, ss, n, dc9=s["dc9"], params=params, features=features,
+                          background=with_bkg)
+
+    stats = block(1, 0, s["block"])
+    norm = input_normalisation(expand_features(stats.x, features))
+    n_in = len(norm["mean"])
+    t_mean, t_std = stats.y.mean(axis=0), stats.y.std(axis=0)
+    t_std = np.where(t_std > 0, t_std, 1.0)
+    keras.utils.set_random_seed(member_seed(cfg.seed, member))
+    coef_model = build((n_in,), cfg.model, n_outputs=k, name="coefficients")
+    cache: dict[int, RatioBlock] = {}
+
+    def train_block(b: int) -> RatioBlock:
+        if b not in cache:
+            cache.clear()
+            cache[b] = stats if b == 0 else block(0, b, s["block"])
+        return cache[b]
+
+    def coef_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
+        blk = train_block(b)
+        return (encode_features(blk.x, norm, features),
+                ((blk.y - t_mean) / t_std).astype(np.float32))
+
+    v = 0 if verbose == 0 else 2
+    losses = fit_network(coef_model, coef_xy, s["blocks"], loss="mse", lr=s["lr"],
+                       batch=s["batch"], verbose=v)
+    model = coef_model
+    bkg_losses: list[float] = []
+    if with_bkg:
+        bkg_model = build((n_in,), cfg.model, n_outputs=1, name="background")
+
+        def bkg_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
+            blk = train_block(b)
+            return encode_features(blk.xb, norm, features), blk.yb
+
+        bkg_losses = fit_network(bkg_model, bkg_xy, s["blocks"],
+                               loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                               lr=s["lr"], batch=s["batch"], verbose=v)
+        inp = keras.Input(shape=(n_in,), name="event")
+        model = keras.Model(inp, keras.layers.Concatenate(name="outputs")(
+            [coef_model(inp), bkg_model(inp)]), name="ratio")
+    cache.clear()
+    ratio_info: dict[str, Any] = {
+        "params": list(params), "reference": {p: float(getattr(
+            _reference_sample(chain, s["dc9"]).shifts, p)) for p in params},
+        "target_mean": t_mean.tolist(), "target_std": t_std.tolist(),
+        "input_normalisation": norm, "background": bool(with_bkg),
+        "features": list(features),
+    }
+    info = _info(cfg, model_name, features, n_in, ratio_info)
+    ratio_info["normalisation"], ratio_info["normalisation_method"] = _normalisation(
+        model, info, chain, lambda b: block(3, b, min(s["block"], s["norm_events"])),
+        s["norm_events"], s["dc9"], params)
+    val = block(2, 0, s["block"])
+    pred, _ = per_event_outputs(model, info, val.x)
+    corr = [float(np.corrcoef(pred[:, j], val.y[:, j])[0, 1]) for j in range(k)]
+    mse = float(np.mean(((pred - val.y) / t_std) ** 2))
+    seconds = time.perf_counter() - t0
+    info["training"] = {"blocks": s["blocks"], "block_events": s["block"],
+                        "losses": losses, "background_losses": bkg_losses,
+                        "seconds": seconds, "loss": "mse"}
+    metrics = {"mse": mse, "corr": corr, "n": int(val.x.shape[0])}
+    info["validation"] = metrics
+    save_model(model, out, info, overwrite=True)
+    (out / "history.json").write_text(json.dumps({"epochs": [
+        {"epoch": i, "loss": lo} for i, lo in enumerate(losses)]}) + "\n", encoding="utf-8")
+    return TrainResult(output=str(out), model=model_name, epochs_run=s["blocks"],
+                       best_epoch=s["blocks"] - 1, best_val_loss=mse,
+                       validation={"mse": mse, "corr": min(corr), "n": metrics["n"]},
+                       backend=used)
+
+
+def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
+                   blocks: Callable[[int], RatioBlock], n_events: int, dc9: float,
+                   params: tuple[str, ...]) -> tuple[list[float], str]:
+    """Return R = E₀[learned c] over accepted reference events, and how it was computed.
+
+    A normalisation error δR shifts every estimate alike by ≈ δR / Var₀(c), so its Monte
+    Carlo error must be far below the set's: at generator level the exact E₀[c_true]
+    (q² integral of the normalisation matrix) is used as a control variate, R = E₀[c_true]
+    + mean(c_learned − c_true), whose spread is that of the small regression residual;
+    with a detector the plain mean over ``n_events`` accepted events.
+    """
+    ratio_info = info["ratio"]
+    k = len(ratio_info["target_mean"])
+    sums, count, b = np.zeros(k), 0, 0
+    exact = chain.detector is None and chain.sample.line_shape == "narrow"
+    while count < n_events:
+        blk = blocks(b)
+        c, _ = per_event_outputs(model, info, blk.x)
+        sums += (c - blk.y).sum(axis=0) if exact else c.sum(axis=0)
+        count += c.shape[0]
+        b += 1
+    if not exact:
+        return (sums / count).tolist(), f"mean over {count} accepted reference events"
+    sample = _reference_sample(chain, dc9)
+    big = normalisation_matrix(params=params, at=sample.shifts, constants=sample.constants,
+                               q2_range=sample.q2_range)
+    r_exact = coefficient_vector(big[None])[0]
+    return ((r_exact + sums / count).tolist(),
+            f"exact E0[c_true] + mean residual over {count} reference events")
+
+
+def _info(cfg: Any, name: str, features: tuple[str, ...], n_in: int,
+          ratio_info: dict[str, Any]) -> dict[str, Any]:
+    m = int(cfg.datasets.events_per_image)
+    return {
+        "model": name,
+        "builder": "hepc9.models.ratio:build",
+        "model_config": json.loads(json.dumps(dataclasses.asdict(cfg.model))),
+        "item_kind": "sets",
+        "item_shape": [m, len(features)],
+        "input_shape": [n_in],
+        "dataset_index": {"features": list(features), "events_per_set": m},
+        "events_per_set": m,
+        "features": list(features),
+        "labels": {"kind": "coefficients"},
+        "config_digest": cfg.digest(),
+        "config": cfg.to_dict(),
+        "seed": cfg.seed,
+        "member": cfg.train.member,
+        "ratio": ratio_info,
+    }
