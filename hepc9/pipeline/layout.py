@@ -7,7 +7,7 @@ Shared by the stage modules (:mod:`hepc9.pipeline.stages`, :mod:`hepc9.pipeline.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 from hepc9.models import get_spec
 
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["dataset_dir", "fit_sizes", "item_kind", "model_dir"]
 
 
-def item_kind(method: str) -> str:
+def item_kind(method: str) -> Literal["images", "sets"]:
     """Dataset kind (``images`` or ``sets``) that the registered estimator ``method`` reads."""
-    return get_spec(method).item_kind
+    return cast(Literal["images", "sets"], get_spec(method).item_kind)  # checked by the spec
 
 
 def dataset_dir(ctx: RunContext, kind: str, level: str, n_events: int) -> Path:

@@ -81,7 +81,7 @@ def _stream_source(cfg: Any, train: Any) -> Any:
             spec: Any = ImageSpec.from_dict(spec_data)
         else:
             spec = SetSpec.from_dict(spec_data)
-        grid = np.unique(np.asarray(train.y, dtype=np.float64))
+        grid: list[float] | None = np.unique(np.asarray(train.y, dtype=np.float64)).tolist()
     else:
         index = None
         spec = dataset_spec(cfg)
@@ -243,7 +243,9 @@ def build_inputs(
             )
         cols = {k: np.asarray(events[k])[: n_items * size] for k in
                 ("costheta_l", "costheta_k", "chi", "q2", "flavour") if k in events}
-        return voxelize_batch(cols, spec, n_images=n_items), size
+        images = voxelize_batch(cols, spec, n_images=n_items)
+        assert isinstance(images, np.ndarray)  # no return_dropped: images only
+        return images, size
     feats = _set_features(events, index)[: n_items * size]
     return feats.reshape(n_items, size, feats.shape[1]), size
 

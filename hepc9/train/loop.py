@@ -275,11 +275,12 @@ def train_model(
     if isinstance(source, ArraySource):
         if validation is None:
             train_idx, val_all = _split(source.x.shape[0], tcfg.validation_fraction, cfg.seed)
-            val_source: ArraySource | StreamSource = source
+            val_source: ArraySource = source
         else:
-            val_source = as_source(validation)
-            if not isinstance(val_source, ArraySource):
+            given = as_source(validation)
+            if not isinstance(given, ArraySource):
                 raise DataError("the validation data must be stored items, not a stream")
+            val_source = given
             if tuple(val_source.x.shape[1:]) != tuple(source.x.shape[1:]):
                 raise ShapeError(
                     f"validation items {tuple(val_source.x.shape[1:])} differ from training "
@@ -296,9 +297,10 @@ def train_model(
         reference_x, _ = source.draw(REFERENCE_EPOCH, 0)
         info = _model_info(spec, cfg, source, np.asarray(source.labels), reference_x)
         if validation is not None:
-            val_source = as_source(validation)
-            if not isinstance(val_source, ArraySource):
+            given = as_source(validation)
+            if not isinstance(given, ArraySource):
                 raise DataError("the validation data must be stored items, not a stream")
+            val_source = given
             val_idx, calib_idx = _halves(np.arange(val_source.x.shape[0]), cfg.seed)
         else:
             # drawn once from keys training never uses, then reused every epoch

@@ -125,8 +125,8 @@ def draw_block(chain: ChainInputs, ss: np.random.SeedSequence, n: int, *, dc9: f
     # the detector keeps a ``<name>_true`` copy of the true kinematics of every survivor
     truth = {k: np.asarray(det[f"{k}_true"])[keep] for k in ("q2", "costheta_l",
                                                             "costheta_k", "chi", "mkpi")}
-    obs = {k: np.asarray(det[k])[keep] for k in ("q2", "costheta_l", "costheta_k", "chi",
-                                                 "mkpi", "flavour") if k in det}
+    obs: dict[str, np.ndarray] = {k: np.asarray(det[k])[keep] for k in (
+        "q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour") if k in det}
     block = RatioBlock(feature_matrix(obs, features), _truth_coefficients(truth, sample, params))
     if background:
         _, n_bkg = chain.split
@@ -275,6 +275,8 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
 
         def bkg_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
             blk = train_block(b)
+            assert blk.xb is not None  # blocks carry background here
+            assert blk.yb is not None
             return encode_features(blk.xb, norm, features), blk.yb
 
         bkg_losses = fit_network(bkg_model, bkg_xy, s["blocks"],
@@ -310,7 +312,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
         {"epoch": i, "loss": lo} for i, lo in enumerate(losses)]}) + "\n", encoding="utf-8")
     return TrainResult(output=str(out), model=model_name, epochs_run=s["blocks"],
                        best_epoch=s["blocks"] - 1, best_val_loss=mse,
-                       validation={"mse": mse, "corr": min(corr), "n": metrics["n"]},
+                       validation={"mse": mse, "corr": min(corr), "n": int(val.x.shape[0])},
                        backend=used)
 
 
