@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ShapeError
+from hepc9.models.ratio_fit import fit_sets
 from hepc9.physics.angular import angular_functions_numba
 
 __all__ = [
@@ -210,8 +211,6 @@ def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_si
         ``upper`` (MINOS), ``valid``; with several shifts one entry ``<param>`` (and
         ``<param>_std``) per shift, ``background_fraction`` with a background.
     """
-    from hepc9.models.ratio_fit import fit_sets
-
     x = np.asarray(x)
     n_sets, n_ev, n_feat = x.shape
     coef, odds = per_event_outputs(model, info, x.reshape(-1, n_feat))

@@ -89,7 +89,11 @@ def _fit_inputs(run_dir: str, cfg: Config) -> dict[str, Any]:
     acceptance = load_acceptance(root / DETECTOR_FILES["efficiency"], config=cfg, q2_range=None)
     # smeared q² can leave the kinematic range by a resolution width: such candidates are
     # dropped from the fit (counted in the FitResult), as the efficiency sample does
-    out: dict[str, Any] = {"acceptance": acceptance, "outside": "drop"}
+    out: dict[str, Any] = {"acceptance": acceptance, "outside": "drop",
+                           # one efficiency sample serves every pseudo-experiment: its error
+                           # is a common shift, not part of the spread the ensemble measures,
+                           # so the per-set bootstrap of `hepc9 fit` is not run here
+                           "efficiency_replicas": 0}
     f = _background_fraction(cfg)
     if f > 0:
         out["background"] = load_template(

@@ -6,15 +6,16 @@ Shared by the stage modules (:mod:`hepc9.pipeline.stages`, :mod:`hepc9.pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from hepc9.models import get_spec
 
 if TYPE_CHECKING:
     from hepc9.pipeline.run import RunContext
 
-__all__ = ["dataset_dir", "fit_sizes", "item_kind", "model_dir"]
+__all__ = ["dataset_dir", "fit_sizes", "item_kind", "level_config", "model_dir"]
 
 
 def item_kind(method: str) -> Literal["images", "sets"]:
@@ -37,3 +38,11 @@ def fit_sizes(ctx: RunContext) -> list[int]:
     e = ctx.cfg.evaluate
     extra = [n for n in e.fit_scaling_events if n not in e.events_per_set]
     return list(e.events_per_set) + sorted(set(extra))
+
+
+def level_config(cfg: Any, level: str) -> Any:
+    """Return the configuration of one level: ``gen`` switches detector and background off."""
+    if level == "det":
+        return cfg
+    return cfg.replace(detector=dataclasses.replace(cfg.detector, enabled=False),
+                       background=dataclasses.replace(cfg.background, enabled=False))

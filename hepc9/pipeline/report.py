@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hepc9.artifacts import read_json, write_json, write_text
+from hepc9.datasets.build import dataset_spec
 from hepc9.datasets.store import open_dataset
+from hepc9.datasets.stream import ImageStream
 from hepc9.pipeline.evaluation import load_ensembles
-from hepc9.pipeline.layout import dataset_dir, model_dir
+from hepc9.pipeline.layout import dataset_dir, item_kind, level_config, model_dir
 from hepc9.rootio.native import read_events
 
 if TYPE_CHECKING:
@@ -67,6 +70,12 @@ def stage_plots(ctx: RunContext) -> list[Path]:
     if (images / "index.json").exists():
         ds = open_dataset(images)
         save(plots.plot_image_slices(np.asarray(ds.x[0], dtype=np.float32)), "image_slices")
+    elif any(item_kind(m) == "images" for m in ctx.neural):
+        # streamed training stores no images: draw one as the training stream makes them
+        sub = level_config(cfg, level).replace(datasets=dataclasses.replace(
+            cfg.datasets, kind="images", events_per_image=n_main))
+        x, _ = ImageStream(sub, dataset_spec(sub), batch_size=1, batches_per_epoch=1).batch(0, 0)
+        save(plots.plot_image_slices(np.asarray(x[0], dtype=np.float32)), "image_slices")
     det = ctx.run_dir / "detector"
     if (det / "efficiency_report.json").exists():
         eff = read_json(det / "efficiency_report.json")

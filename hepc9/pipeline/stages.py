@@ -25,7 +25,7 @@ from hepc9.pipeline.evaluation import evaluation_truths, stage_evaluate
 from hepc9.pipeline.generate import generate_file
 from hepc9.pipeline.layout import dataset_dir as _dataset_dir
 from hepc9.pipeline.layout import fit_sizes as _fit_sizes
-from hepc9.pipeline.layout import item_kind
+from hepc9.pipeline.layout import item_kind, level_config
 from hepc9.pipeline.layout import model_dir as _model_dir
 from hepc9.pipeline.progress import progress_bar
 from hepc9.pipeline.report import stage_plots, stage_report
@@ -107,14 +107,6 @@ def stage_detector(ctx: RunContext) -> list[Path]:
                       progress=up)
     outs += [gen, eff, ctx.path("detector", "efficiency_report.json"), sig, sb, report]
     return outs
-
-
-def level_config(cfg: Any, level: str) -> Any:
-    """Return the configuration of one level: ``gen`` switches detector and background off."""
-    if level == "det":
-        return cfg
-    return cfg.replace(detector=dataclasses.replace(cfg.detector, enabled=False),
-                       background=dataclasses.replace(cfg.background, enabled=False))
 
 
 def stage_datasets(ctx: RunContext) -> list[Path]:
