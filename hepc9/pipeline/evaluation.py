@@ -73,8 +73,8 @@ def estimator_context(
     info : dict
         The model's ``model.json``.  Read: ``labels.prior`` (``{"low": .., "high": ..}`` or
         ``[low, high]``), else the range of ``labels.grid``, else of the training labels
-        ``dataset_index.labels``; ``training.background_fraction`` (``"fixed"`` or
-        ``"varied"``).
+        ``dataset_index.labels``; ``training.background_fraction`` (``"fixed"``, ``"varied"``
+        in training, or ``"free"``: fitted per set by the estimator).
     with_background : bool
         Whether the estimator's sets carry background (detector level).
 
@@ -98,7 +98,8 @@ def estimator_context(
     fraction: Literal["fixed", "free"] | None = None
     if with_background:
         mode = (info.get("training") or {}).get("background_fraction", "fixed")
-        fraction = "free" if mode == "varied" else "fixed"
+        # varied in training, or fitted per set by the estimator: compare with the free bound
+        fraction = "free" if mode in ("varied", "free") else "fixed"
     return prior, fraction
 
 

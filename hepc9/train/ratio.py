@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.artifacts import write_json
 from hepc9.datasets.sets import DEFAULT_FEATURES, feature_matrix
 from hepc9.errors import ConfigError, OutputExistsError
 from hepc9.kinematics import BELLE2
@@ -304,12 +305,14 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     seconds = time.perf_counter() - t0
     info["training"] = {"blocks": s["blocks"], "block_events": s["block"],
                         "losses": losses, "background_losses": bkg_losses,
-                        "seconds": seconds, "loss": "mse"}
+                        "seconds": seconds, "loss": "mse",
+                        # the learned likelihood fits the background fraction of every set
+                        "background_fraction": "free"}
     metrics = {"mse": mse, "corr": corr, "n": int(val.x.shape[0])}
     info["validation"] = metrics
     save_model(model, out, info, overwrite=True)
-    (out / "history.json").write_text(json.dumps({"epochs": [
-        {"epoch": i, "loss": lo} for i, lo in enumerate(losses)]}) + "\n", encoding="utf-8")
+    write_json(out / "history.json",
+               {"epochs": [{"epoch": i, "loss": lo} for i, lo in enumerate(losses)]})
     return TrainResult(output=str(out), model=model_name, epochs_run=s["blocks"],
                        best_epoch=s["blocks"] - 1, best_val_loss=mse,
                        validation={"mse": mse, "corr": min(corr), "n": int(val.x.shape[0])},

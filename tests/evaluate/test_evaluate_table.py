@@ -161,6 +161,8 @@ def test_estimator_context_reads_model_json_keys():
     assert estimator_context({"labels": {"prior": [-3, 2]}, "training":
                               {"background_fraction": "varied"}},
                              with_background=True) == ((-3.0, 2.0), "free")
+    fitted = {"labels": {"prior": [-3, 2]}, "training": {"background_fraction": "free"}}
+    assert estimator_context(fitted, with_background=True) == ((-3.0, 2.0), "free")
     grid = {"labels": {"kind": "grid", "grid": [-2.0, -1.0, 0.0, 1.0]}}
     assert estimator_context(grid, with_background=True) == ((-2.0, 1.0), "fixed")
     reg = {"labels": {"kind": "standardized", "mean": 0, "std": 1},
