@@ -13,6 +13,7 @@ from typing import Any
 
 from hepc9.cli._options import print_json, usage
 from hepc9.config import load_config
+from hepc9.evaluate.tables import comparison_text
 from hepc9.pipeline.run import STAGE_ORDER, run_study
 
 __all__ = ["add_config", "add_run"]
@@ -58,19 +59,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"\nrun directory: {run_dir} ({time.perf_counter() - start:.0f} s)")
     for level, table in summary.get("comparison", {}).items():
         print(f"\nlevel {level}: σ(δC9) over pseudo-experiments vs the Cramér–Rao bound")
-        print(f"{'δC9':>6s} {'N':>6s} {'method':>9s} {'mean':>8s} {'σ':>7s} {'bias':>8s} "
-              f"{'σ_CRB':>7s} {'slope':>6s} {'(σ/slope)/σ_CRB':>15s} {'raw σ/σ_CRB':>11s} "
-              f"{'√MSE/σ_CRB':>10s}")
-        for r in table["rows"]:
-            def cell(key: str, width: int, fmt: str, r: dict[str, Any] = r) -> str:
-                return f"{r[key]:{width}{fmt}}" if r.get(key) is not None else f"{'–':>{width}s}"
-
-            flag = "" if r.get("headline", True) else "  (near prior edge)"
-            print(f"{r['truth']:+6.2f} {r['events_per_set']:6d} {r['method']:>9s} "
-                  f"{r['mean']:+8.4f} {r['std']:7.4f} {r['bias']:+8.4f} "
-                  f"{cell('sigma_crb', 7, '.4f')} {cell('slope', 6, '.3f')} "
-                  f"{cell('corrected_over_crb', 15, '.2f')} {cell('sigma_over_crb', 11, '.2f')} "
-                  f"{cell('rmse_over_crb', 10, '.2f')}{flag}")
+        print(comparison_text(table["rows"]))
     print(f"\nreport: {run_dir / 'report.md'}")
     return 0
 

@@ -6,6 +6,8 @@ before any work starts.
 
 from __future__ import annotations
 
+import math
+
 from hepc9.config.names import DATASET_CHANNELS, SET_FEATURES
 from hepc9.config.root import Config
 from hepc9.errors import ConfigError, check_names
@@ -49,6 +51,10 @@ def check_datasets(cfg: Config, origin: str) -> None:
     if not lo < hi:
         raise ConfigError(f"[datasets] prior_range = [{lo}, {hi}] in {origin}: low must be below "
                           "high")
+    step = d.prior_step
+    if not (math.isfinite(step) and 0.0 <= step <= hi - lo):
+        raise ConfigError(f"[datasets] prior_step = {step} in {origin} must be 0 (continuous) or "
+                          f"a positive spacing no larger than the prior range ({hi - lo:g})")
     fr = d.background_fraction_range
     if fr and (len(fr) != 2 or not 0.0 <= fr[0] < fr[1] < 1.0):
         raise ConfigError(f"[datasets] background_fraction_range = {list(fr)} in {origin} must "

@@ -6,10 +6,11 @@ Both sources are indexable by ``(epoch, batch)`` and deterministic in it, which 
 * :class:`ImageStream` draws every batch from the sampler on the fly, so training data need
   not be stored (paper scale is ≈ 2×10⁹ events).  Batch ``b`` of epoch ``e`` uses the stream
   ``SeedSequence(seed, spawn_key=(stage "stream", 0, e, b))``: child 0 draws the labels (from
-  the grid, or uniformly on an interval for continuous labels, by default the ``[datasets]
-  prior``) and then, with ``[datasets] background_fraction_range``, each item's background
-  fraction; child ``1 + i`` the events of image ``i``.  Images never share events, and
-  batches of different keys (training epochs, the two validation splits) are independent.
+  the grid, or uniformly on an interval — on its ``prior_step`` lattice — for continuous
+  labels, by default the ``[datasets] prior``) and then, with ``[datasets]
+  background_fraction_range``, each item's background fraction; child ``1 + i`` the events
+  of image ``i``.  Images never share events, and batches of different keys (training
+  epochs, the two validation splits) are independent.
 * :class:`DatasetBatches` reads shuffled batches from memory-mapped chunks (float16 on disk,
   float32 per batch); the permutation of epoch ``e`` comes from the keys ``(1, e)``.
 """
@@ -51,7 +52,9 @@ class ImageStream:
         Draw labels uniformly from the label grid, or uniformly on ``label_range``; default
         from ``[datasets] prior`` (``uniform`` → continuous).
     label_range : (float, float), optional
-        Interval of continuous labels; default ``[datasets] prior_range``.
+        Interval of continuous labels; default ``[datasets] prior_range``.  With
+        ``[datasets] prior_step`` > 0 the labels are drawn uniformly from the lattice
+        ``low + k·step`` inside it (each distinct δC9 costs one sampler table).
     grid : sequence of float, optional
         Label grid; default the ``[datasets]`` grid.
     """
@@ -88,6 +91,11 @@ class ImageStream:
         if not lo < hi and labels == "continuous":
             raise ConfigError(f"label_range ({lo}, {hi}) must have low below high")
         self.label_range = (float(lo), float(hi))
+        step = float(getattr(d, "prior_step", 0.0)) if labels == "continuous" else 0.0
+        #: lattice of continuous labels (``[datasets] prior_step``); ``None``: continuous
+        self.step = step
+        self.lattice = (None if step <= 0.0 else
+                        lo + step * np.arange(int(np.floor((hi - lo) / step + 1e-9)) + 1))
         self.factory = EventFactory(cfg)
         fr = tuple(getattr(d, "background_fraction_range", ()))
         self.background_range = (tuple(float(f) for f in fr)
@@ -99,7 +107,10 @@ class ImageStream:
         """``{"low", "high"}`` of continuous labels, ``None`` for grid labels."""
         if self.labels != "continuous":
             return None
-        return {"low": self.label_range[0], "high": self.label_range[1]}
+        out = {"low": self.label_range[0], "high": self.label_range[1]}
+        if self.lattice is not None:
+            out["step"] = self.step
+        return out
 
     @property
     def background_fraction(self) -> str:
@@ -137,6 +148,8 @@ class ImageStream:
         gen = np.random.Generator(np.random.PCG64(child(ss, 0)))
         if self.labels == "grid":
             y = gen.choice(self.grid, size=self.batch_size)
+        elif self.lattice is not None:
+            y = self.lattice[gen.integers(0, self.lattice.size, size=self.batch_size)]
         else:
             y = gen.uniform(*self.label_range, size=self.batch_size)
         fractions: list[float | None] = [None] * self.batch_size

@@ -23,6 +23,7 @@ __all__ = [
     "EDGE_SIGMAS",
     "comparison_markdown",
     "comparison_rows",
+    "comparison_text",
     "readme_markdown",
     "sensitivity_scaling",
 ]
@@ -270,6 +271,36 @@ def readme_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
                      f"{r['method']} | {c[0]} | {c[1]} | {c[5]} | {c[6]} | {c[7]} | {cov} | "
                      f"{c[4]} |")
     return head + "\n".join(lines) + "\n"
+
+
+def comparison_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Render comparison rows as a fixed-width terminal table (headline rows first).
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Output of :func:`comparison_rows`.
+
+    Returns
+    -------
+    str
+        One line per row: truth, N, method, mean, bias ± error, σ_CRB, slope ± error, the
+        slope-corrected (σ/slope)/σ_CRB ± error, the raw σ/σ_CRB, √MSE/σ_CRB and the coverage
+        of the intervals heading the table; rows near a training-prior edge are marked.
+    """
+    head = (f"{'δC9':>6s} {'N':>6s} {'method':>9s} {'mean':>8s} {'bias':>17s} {'σ_CRB':>7s} "
+            f"{'slope':>13s} {'(σ/slope)/σ_CRB':>15s} {'raw σ/σ_CRB':>11s} {'√MSE/σ_CRB':>10s} "
+            f"{'coverage':>11s}")
+    lines = [head]
+    ordered = sorted(rows, key=lambda r: not r.get("headline", True))
+    for r in ordered:
+        c = _cells(r)
+        cov = c[8] if r.get("interval_kind", "likelihood") == "likelihood" else c[9]
+        flag = "" if r.get("headline", True) else "  (near prior edge)"
+        lines.append(f"{r['truth']:+6.2f} {r['events_per_set']:6d} {r['method']:>9s} "
+                     f"{r['mean']:+8.4f} {c[1]:>17s} {c[3]:>7s} {c[0]:>13s} {c[5]:>15s} "
+                     f"{c[6]:>11s} {c[7]:>10s} {cov:>11s}{flag}")
+    return "\n".join(lines)
 
 
 def sensitivity_scaling(events_per_set: Sequence[int], sigmas: Sequence[float]) -> dict[str, float]:

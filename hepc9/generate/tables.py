@@ -375,7 +375,12 @@ def _base_grid(
     ).v  # fmt: skip
 
 
-@functools.lru_cache(maxsize=8)
+#: Tables kept per process: streamed training draws items on a lattice of δC9 points
+#: (``[datasets] prior_step``, 81 points by default) and must find each table again.
+_TABLE_CACHE = 96
+
+
+@functools.lru_cache(maxsize=_TABLE_CACHE)
 def _q2_table(
     shifts: WilsonShifts,
     constants: ModelConstants,

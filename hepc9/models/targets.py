@@ -101,7 +101,9 @@ def label_info(target: str, y: np.ndarray, *, standardize: bool,
         lo, hi = float(prior["low"]), float(prior["high"])
         if not lo < hi:
             raise DataError(f"the label prior [{lo}, {hi}] must have low below high")
-        rec = {"prior": {"low": lo, "high": hi}}
+        rec: dict[str, Any] = {"prior": {"low": lo, "high": hi}}
+        if prior.get("step"):
+            rec["prior"]["step"] = float(prior["step"])  # labels on the lattice low + k·step
         if target == "grid":
             if bins < 2:
                 raise DataError(f"a binned label grid needs at least 2 bins, got {bins}")

@@ -31,11 +31,13 @@ def test_image_stream_is_deterministic_by_epoch_and_batch():
     assert np.all(x[..., 1].sum(axis=(1, 2, 3)) == 150)
     it = iter(stream)
     np.testing.assert_array_equal(next(it)[0], stream.batch(0, 0)[0])
-    cont = ImageStream(cfg, spec, batch_size=8, batches_per_epoch=1, labels="continuous",
+    exact = load_config(overrides=[*SMALL, "datasets.prior_step=0"])
+    cont = ImageStream(exact, spec, batch_size=8, batches_per_epoch=1, labels="continuous",
                        label_range=(-2.0, 1.0))
     yc = cont.batch(0, 0)[1]
     assert np.all((yc >= -2.0) & (yc <= 1.0))
     assert len(set(yc.tolist())) == 8
+    assert cont.prior == {"low": -2.0, "high": 1.0}
     with pytest.raises(ConfigError):
         ImageStream(cfg, spec, batch_size=0, batches_per_epoch=1)
 
@@ -102,3 +104,21 @@ def test_images_from_native_file(tmp_path, capsys):
     assert rc == 0
     assert open_dataset(out2).spec == ds.spec
     assert open_dataset(out2).y[0] == 0.25
+
+
+def test_continuous_labels_on_the_prior_lattice():
+    cfg = load_config(overrides=[*SMALL, "datasets.prior_step=0.25"])
+    stream = ImageStream(cfg, dataset_spec(cfg), batch_size=64, batches_per_epoch=1,
+                         labels="continuous", label_range=(-1.0, 0.5))
+    np.testing.assert_allclose(stream.lattice, [-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5])
+    assert stream.prior == {"low": -1.0, "high": 0.5, "step": 0.25}
+    y = stream.batch(0, 0)[1]
+    k = (y + 1.0) / 0.25
+    np.testing.assert_allclose(k, np.round(k), atol=1e-6)  # every label on the lattice
+    assert len(set(np.round(k).tolist())) >= 5  # and the lattice is used, not one point
+    # both ends of the interval are reachable
+    assert {0, 6} <= set(np.round(k).astype(int).tolist())
+    for bad in ("datasets.prior_step=-0.1", "datasets.prior_step=5.0",
+                "datasets.prior_step=nan"):
+        with pytest.raises(ConfigError, match="prior_step"):
+            load_config(overrides=[*SMALL, bad])

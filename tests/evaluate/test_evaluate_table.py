@@ -8,7 +8,12 @@ import pytest
 from hepc9.errors import DataError
 from hepc9.evaluate.ensembles import EnsembleResult, summarise_ensemble
 from hepc9.evaluate.metrics import linearity_fit, resolution
-from hepc9.evaluate.tables import comparison_markdown, comparison_rows, readme_markdown
+from hepc9.evaluate.tables import (
+    comparison_markdown,
+    comparison_rows,
+    comparison_text,
+    readme_markdown,
+)
 from hepc9.pipeline.evaluation import estimator_context
 
 TRUTHS = (-1.0, 0.0, 0.5)
@@ -131,6 +136,27 @@ def test_prior_edge_excludes_trained_rows_not_the_fit():
     assert "| +0.50 | 1000 | net |" not in head
     readme = readme_markdown([{**r, "level": "gen"} for r in rows])
     assert readme.count("| gen |") == 3
+    text = comparison_text(rows).splitlines()
+    assert len(text) == 1 + len(rows)
+    # headline rows first; the edge row is last and marked
+    assert text[-1].endswith("(near prior edge)")
+    assert " net " in text[-1]
+    assert sum("(near prior edge)" in line for line in text) == 1
+
+
+def test_terminal_table_shows_errors_and_coverage():
+    preds = {t: _exact(0.5 * t + 0.05, 0.1, 200, i) for i, t in enumerate(TRUTHS)}
+    lo = {t: np.full(200, t - 1.0) for t in TRUTHS}
+    hi = {t: np.full(200, t + 1.0) for t in TRUTHS}
+    hi[0.0][:50] = -0.5
+    res = summarise_ensemble("net", preds, events_per_set=1000,
+                             intervals={t: (lo[t], hi[t]) for t in TRUTHS})
+    (line,) = comparison_text(comparison_rows([res], {(0.0, 1000): 0.25},
+                                              truths=[0.0])).splitlines()[1:]
+    assert "+0.0500 ± 0.0071" in line  # bias ± σ/√n
+    assert "0.500 ± " in line  # slope
+    assert "0.80 ± " in line  # (σ/slope)/σ_CRB
+    assert "0.75 ± 0.03" in line  # coverage of the stored intervals
 
 
 def test_intervals_stored_per_set_and_old_files_read():
