@@ -3,7 +3,8 @@
 :func:`run_pseudo_experiments` is the one runner of the evaluation: it hands batches of
 pseudo-experiments (any objects the estimator understands, e.g. chunk specifications that
 regenerate their events) to an estimator, serially or through a caller-supplied ``mapper``
-(a process pool, dask), gathers the estimates per true value and summarises them
+(a process pool, dask) — both through the one task dispatcher :func:`hepc9.runner.map_tasks`
+— gathers the estimates per true value and summarises them
 (:func:`summarise_ensemble`, plus pulls and invalid-fit counts when the estimator reports
 errors and validity).  :class:`EnsembleResult` and :func:`summarise_ensemble` live in
 :mod:`hepc9.evaluate.results` (re-exported here).
@@ -11,7 +12,7 @@ errors and validity).  :class:`EnsembleResult` and :func:`summarise_ensemble` li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from hepc9.errors import DataError
 from hepc9.evaluate.results import EnsembleResult, summarise_ensemble
+from hepc9.runner import map_tasks
 
 __all__ = [
     "EnsembleResult",
@@ -110,15 +112,6 @@ class EnsembleRun:
         return out
 
 
-def _serial_map(estimator: Callable[[Any], Any], batches: Sequence[Any],
-                progress: Callable[[int], None] | None) -> Iterator[Any]:
-    for i, batch in enumerate(batches):
-        out = estimator(batch)
-        if progress is not None:
-            progress(i + 1)
-        yield out
-
-
 def run_pseudo_experiments(
     method: str,
     estimator: Callable[[Any], Any],
@@ -148,7 +141,8 @@ def run_pseudo_experiments(
         Training labels (truths off them are marked unseen).
     mapper : callable, optional
         ``mapper(estimator, batches)`` → outputs in the order of ``batches`` (e.g. over a
-        process pool); default: serial, in this process.
+        process pool, e.g. :func:`hepc9.runner.map_tasks` on an executor); default:
+        :func:`hepc9.runner.map_tasks` serially, in this process.
     progress : callable, optional
         ``progress(done)`` after each batch of the serial default.
     prior, fraction
@@ -166,7 +160,7 @@ def run_pseudo_experiments(
                  else pseudo_experiments)
     batches = [b for _, b in pairs]
     outputs = (mapper(estimator, batches) if mapper is not None
-               else _serial_map(estimator, batches, progress))
+               else map_tasks(estimator, batches, progress=progress))
     per_truth: dict[float, list[Estimates]] = {}
     for (truth, _), out in zip(pairs, outputs, strict=True):
         per_truth.setdefault(float(truth), []).append(Estimates.from_output(out))
