@@ -119,6 +119,7 @@ def run_pseudo_experiments(
     *,
     events_per_set: int,
     seen_labels: Sequence[float] | np.ndarray | None = None,
+    seen_range: tuple[float, float] | None = None,
     mapper: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] | None = None,
     progress: Callable[[int], None] | None = None,
     prior: tuple[float, float] | None = None,
@@ -138,7 +139,9 @@ def run_pseudo_experiments(
     events_per_set : int
         Events per pseudo-experiment.
     seen_labels : sequence of float, optional
-        Training labels (truths off them are marked unseen).
+        Training labels of a label grid (truths off them are marked unseen).
+    seen_range : (float, float), optional
+        Range of a continuous training prior (truths outside it are marked unseen).
     mapper : callable, optional
         ``mapper(estimator, batches)`` → outputs in the order of ``batches`` (e.g. over a
         process pool, e.g. :func:`hepc9.runner.map_tasks` on an executor); default:
@@ -179,7 +182,8 @@ def run_pseudo_experiments(
     if lower is not None and upper is not None:
         intervals = {t: (lower[t], upper[t]) for t in values}
     result = summarise_ensemble(method, values, events_per_set=events_per_set,
-                                seen_labels=seen_labels, intervals=intervals, prior=prior,
+                                seen_labels=seen_labels, seen_range=seen_range,
+                                intervals=intervals, prior=prior,
                                 fraction=fraction)
     errors = joined("errors")
     pulls = None
