@@ -3,7 +3,8 @@
 :func:`run_pseudo_experiments` is the one runner of the evaluation: it hands batches of
 pseudo-experiments (any objects the estimator understands, e.g. chunk specifications that
 regenerate their events) to an estimator, serially or through a caller-supplied ``mapper``
-(a process pool, dask), gathers the estimates per true value and summarises them
+(a process pool, dask) — both through the one task dispatcher :func:`hepc9.runner.map_tasks`
+— gathers the estimates per true value and summarises them
 (:func:`summarise_ensemble`, plus pulls and invalid-fit counts when the estimator reports
 errors and validity).  :class:`EnsembleResult` and :func:`summarise_ensemble` live in
 :mod:`hepc9.evaluate.results` (re-exported here).
@@ -11,7 +12,7 @@ errors and validity).  :class:`EnsembleResult` and :func:`summarise_ensemble` li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from hepc9.errors import DataError
 from hepc9.evaluate.results import EnsembleResult, summarise_ensemble
+from hepc9.runner import map_tasks
 
 __all__ = [
     "EnsembleResult",
@@ -110,15 +112,6 @@ class EnsembleRun:
         return out
 
 
-def _serial_map(estimator: Callable[[Any], Any], batches: Sequence[Any],
-                progress: Callable[[int], None] | None) -> Iterator[Any]:
-    for i, batch in enumerate(batches):
-        out = estimator(batch)
-        if progress is not None:
-            progress(i + 1)
-        yield out
-
-
 def run_pseudo_experiments(
     method: str,
     estimator: Callable[[Any], Any],
@@ -126,6 +119,7 @@ def run_pseudo_experiments(
     *,
     events_per_set: int,
     seen_labels: Sequence[float] | np.ndarray | None = None,
+    seen_range: tuple[float, float] | None = None,
     mapper: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] | None = None,
     progress: Callable[[int], None] | None = None,
     prior: tuple[float, float] | None = None,
@@ -145,10 +139,13 @@ def run_pseudo_experiments(
     events_per_set : int
         Events per pseudo-experiment.
     seen_labels : sequence of float, optional
-        Training labels (truths off them are marked unseen).
+        Training labels of a label grid (truths off them are marked unseen).
+    seen_range : (float, float), optional
+        Range of a continuous training prior (truths outside it are marked unseen).
     mapper : callable, optional
         ``mapper(estimator, batches)`` → outputs in the order of ``batches`` (e.g. over a
-        process pool); default: serial, in this process.
+        process pool, e.g. :func:`hepc9.runner.map_tasks` on an executor); default:
+        :func:`hepc9.runner.map_tasks` serially, in this process.
     progress : callable, optional
         ``progress(done)`` after each batch of the serial default.
     prior, fraction
@@ -166,7 +163,7 @@ def run_pseudo_experiments(
                  else pseudo_experiments)
     batches = [b for _, b in pairs]
     outputs = (mapper(estimator, batches) if mapper is not None
-               else _serial_map(estimator, batches, progress))
+               else map_tasks(estimator, batches, progress=progress))
     per_truth: dict[float, list[Estimates]] = {}
     for (truth, _), out in zip(pairs, outputs, strict=True):
         per_truth.setdefault(float(truth), []).append(Estimates.from_output(out))
@@ -185,7 +182,8 @@ def run_pseudo_experiments(
     if lower is not None and upper is not None:
         intervals = {t: (lower[t], upper[t]) for t in values}
     result = summarise_ensemble(method, values, events_per_set=events_per_set,
-                                seen_labels=seen_labels, intervals=intervals, prior=prior,
+                                seen_labels=seen_labels, seen_range=seen_range,
+                                intervals=intervals, prior=prior,
                                 fraction=fraction)
     errors = joined("errors")
     pulls = None

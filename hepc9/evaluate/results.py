@@ -66,7 +66,8 @@ class EnsembleResult:
     points : tuple of PointSummary
         One summary per true value, sorted by truth.
     seen : tuple of bool
-        Whether each true value was a training label (unseen values lie between them).
+        Whether each true value was seen in training: a training label of a label grid
+        (unseen values lie between them), or inside the range of a continuous training prior.
     linearity : LinearityResult or None
         Straight-line fit of mean versus truth over all points (None with < 3 points).
     coverage : tuple of float or None
@@ -171,6 +172,7 @@ def summarise_ensemble(
     *,
     events_per_set: int,
     seen_labels: Sequence[float] | np.ndarray | None = None,
+    seen_range: tuple[float, float] | None = None,
     intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
     prior: tuple[float, float] | None = None,
     fraction: Literal["fixed", "free"] | None = None,
@@ -186,7 +188,11 @@ def summarise_ensemble(
     events_per_set : int
         Events per pseudo-experiment.
     seen_labels : sequence of float, optional
-        Training labels; truths not in it are marked unseen.  ``None``: all seen.
+        Training labels of a label grid; truths not in it are marked unseen.  ``None`` (and
+        no ``seen_range``): all seen.
+    seen_range : (float, float), optional
+        Range of a continuous training prior; truths outside it are marked unseen (instead
+        of ``seen_labels``).
     intervals : mapping of float to (lower, upper), optional
         Reported intervals per pseudo-experiment (stored, and their coverage computed).
     prior : (float, float), optional
@@ -210,7 +216,14 @@ def summarise_ensemble(
     truths = sorted(float(t) for t in predictions)
     values = {t: np.asarray(predictions[t], dtype=np.float64).ravel() for t in truths}
     points = tuple(summarise_point(values[t], t) for t in truths)
-    if seen_labels is None:
+    if seen_labels is not None and seen_range is not None:
+        raise DataError(f"{method}: give training labels or a training prior range, not both")
+    if seen_range is not None:
+        lo, hi = float(seen_range[0]), float(seen_range[1])
+        if not lo < hi:
+            raise DataError(f"{method}: training prior {tuple(seen_range)} is not an interval")
+        seen = tuple(lo - 1e-9 <= t <= hi + 1e-9 for t in truths)
+    elif seen_labels is None:
         seen = tuple(True for _ in truths)
     else:
         grid = np.asarray(seen_labels, dtype=np.float64)

@@ -6,12 +6,13 @@ Hessian.  :func:`newton_steps` brings a start close to the minimum with damped N
 :func:`collect_result` runs MINOS on request and turns the Minuit state into a
 :class:`~hepc9.fit.results.FitResult` (with a :class:`~hepc9.errors.FitNotConvergedWarning`
 when something failed), and :func:`scan_nll` evaluates likelihood scans and profiles.
-:class:`~hepc9.fit.driver.LikelihoodFit` wires them together.
+:class:`~hepc9.fit.driver.LikelihoodFit` wires them together.  The Minuit calls themselves
+(build, MIGRAD with its Minuit2 fallback, HESSE, MINOS, validity) are the one iminuit driver
+:mod:`hepc9.minuit`, shared with the learned-ratio set fit.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import warnings
 from collections.abc import Sequence
@@ -22,12 +23,10 @@ import numpy as np
 from hepc9.errors import FitNotConvergedWarning
 from hepc9.fit.nll import BACKGROUND_FRACTION, UnbinnedNLL
 from hepc9.fit.results import FitResult, ScanResult
+from hepc9.minuit import migrad_hesse, minimum_problems, run_minos
 from hepc9.physics.constants import WilsonShifts
 
 __all__ = ["collect_result", "newton_steps", "run_migrad", "scan_nll"]
-
-log = logging.getLogger(__name__)
-
 
 def newton_steps(nll: UnbinnedNLL, x0: list[float], max_iter: int = 30) -> list[float]:
     """Take damped Newton steps with the analytic Hessian towards the minimum.
@@ -103,40 +102,21 @@ def run_migrad(
     -------
     iminuit.Minuit
     """
-    from iminuit import Minuit
-
     def g2(x: Any) -> np.ndarray:
         return np.diag(nll.hessian_matrix(np.asarray(x, dtype=np.float64))).copy()
 
-    def build(analytic: bool) -> Any:
-        m = Minuit(
-            nll,
-            x0,
-            grad=nll.grad,
-            hessian=nll.hessian_matrix if analytic else False,
-            g2=None if analytic else g2,
-            name=nll.names,
-        )
-        m.strategy = int(strategy)
-        m.tol = float(tolerance)
-        m.print_level = 0
-        for name in nll.shift_names:
-            m.errors[name] = 0.1
-        if nll.fit_fraction:
-            m.limits[BACKGROUND_FRACTION] = (0.0, 1.0)
-            m.errors[BACKGROUND_FRACTION] = 0.02
-        return m
-
-    m = build(analytic=max_calls is None)
-    try:
-        m.migrad(ncall=max_calls)
-    except TypeError:
-        log.debug("MIGRAD with the analytic Hessian failed in Minuit2; retrying with g2")
-        m = build(analytic=False)
-        m.migrad(ncall=max_calls)
-    if m.valid:
-        m.hesse()
-    return m
+    analytic = max_calls is None
+    steps = dict.fromkeys(nll.shift_names, 0.1)
+    limits: dict[str, tuple[float, float]] = {}
+    if nll.fit_fraction:
+        limits[BACKGROUND_FRACTION] = (0.0, 1.0)
+        steps[BACKGROUND_FRACTION] = 0.02
+    return migrad_hesse(
+        nll, x0, names=nll.names, grad=nll.grad,
+        hessian=nll.hessian_matrix if analytic else False, g2=None if analytic else g2,
+        retry_g2=g2, steps=steps, limits=limits, strategy=int(strategy),
+        tolerance=float(tolerance), ncall=max_calls, hesse="if_valid",
+    )
 
 
 def collect_result(
@@ -170,33 +150,17 @@ def collect_result(
         failed; the numbers are then those of the last point reached.
     """
     free = nll.shift_names
-    problems: list[str] = []
+    problems = minimum_problems(m)
     fmin = m.fmin
-    if not fmin.is_valid:
-        why = []
-        if fmin.has_reached_call_limit:
-            why.append("call limit reached")
-        if fmin.is_above_max_edm:
-            why.append(f"EDM {fmin.edm:.3g} above tolerance")
-        if fmin.has_parameters_at_limit:
-            why.append("parameter at limit")
-        problems.append("MIGRAD did not converge" + (f" ({', '.join(why)})" if why else ""))
-    elif not fmin.has_accurate_covar or fmin.has_made_posdef_covar:
-        problems.append("HESSE covariance not accurate")
     minos_d: dict[str, tuple[float, float]] | None = None
     minos_ok: dict[str, bool] | None = None
     if minos and not problems:
-        try:
-            m.minos()
-        except RuntimeError as err:  # iminuit refuses MINOS on an invalid minimum
-            problems.append(f"MINOS failed: {err}")
+        me = run_minos(m, free)
+        if me.failed is not None:  # iminuit refuses MINOS on an invalid minimum
+            problems.append(f"MINOS failed: {me.failed}")
         else:
-            minos_d, minos_ok = {}, {}
-            for name in free:
-                me = m.merrors[name]
-                minos_d[name] = (float(me.lower), float(me.upper))
-                minos_ok[name] = bool(me.is_valid)
-            bad = [k for k, ok in minos_ok.items() if not ok]
+            minos_d, minos_ok = me.intervals, me.valid
+            bad = me.invalid()
             if bad:
                 problems.append(f"MINOS invalid for {', '.join(bad)}")
     names = nll.names
@@ -269,8 +233,6 @@ def scan_nll(
     -------
     ScanResult
     """
-    from iminuit import Minuit
-
     names = nll.names
     x_best = np.array([best.values[n] for n in names])
     nll0 = best.nll
@@ -281,12 +243,10 @@ def scan_nll(
         x = x_best.copy()
         x[idx] = v
         if profile and len(names) > 1:
-            m = Minuit(nll, x.tolist(), grad=nll.grad, name=names)
-            m.print_level = 0
-            m.fixed[parameter] = True
-            if nll.fit_fraction and parameter != BACKGROUND_FRACTION:
-                m.limits[BACKGROUND_FRACTION] = (0.0, 1.0)
-            m.migrad()
+            limits = ({BACKGROUND_FRACTION: (0.0, 1.0)}
+                      if nll.fit_fraction and parameter != BACKGROUND_FRACTION else {})
+            m = migrad_hesse(nll, x.tolist(), names=names, grad=nll.grad, limits=limits,
+                             fixed=(parameter,), hesse="never")
             out[i] = m.fval
             ok[i] = m.valid
         else:

@@ -3,9 +3,10 @@
 Each toy draws ``n_events`` events from the model at the true point with the numba sampler
 (:func:`hepc9.generate.sampler.sample_events`) and fits them (:mod:`hepc9.fit.likelihood`).
 Toy ``i`` always uses the random stream ``child_sequences(seed_sequence(seed, "fit_toys"),
-n_toys)[i]``, so the results do not depend on the number of workers or on the chunking.  Toys
-run in a thread pool: the sampler and the likelihood kernels are ``nogil`` numba code, so two
-threads use two cores.
+n_toys)[i]`` (:func:`hepc9.runner.task_streams`), so the results do not depend on the number of
+workers or on the chunking.  Toys run through the one task dispatcher
+(:func:`hepc9.runner.map_tasks`) on a thread pool: the sampler and the likelihood kernels are
+``nogil`` numba code, so two threads use two cores.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from hepc9.fit.driver import LikelihoodFit
 from hepc9.fit.inputs import check_free, event_coefficients, model_normalisation, resolve_q2_range
 from hepc9.generate.sampler import sample_events
 from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, ModelConstants, WilsonShifts
-from hepc9.seeding import child_sequences, seed_sequence
+from hepc9.runner import map_tasks, task_streams
 
 __all__ = ["ToyResults", "fit_toys"]
 
@@ -198,7 +198,7 @@ def fit_toys(
     window = resolve_q2_range(q2_range, constants)
     at = point.with_(**dict.fromkeys(names, 0.0))
     norm = model_normalisation(params=names, at=at, constants=constants, q2_range=window)
-    streams = child_sequences(seed_sequence(int(seed), "fit_toys"), int(n_toys))
+    streams = task_streams(int(seed), "fit_toys", int(n_toys))
     n_workers = workers or os.cpu_count() or 1
 
     def run(ss: np.random.SeedSequence) -> Any:
@@ -216,12 +216,7 @@ def fit_toys(
 
     # The first toy runs in this thread: it compiles (or loads) every numba kernel once, so
     # that worker threads never compile the same kernel concurrently (numba is not safe there).
-    results = [run(streams[0])]
-    if n_workers == 1:
-        results += [run(ss) for ss in streams[1:]]
-    else:
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            results += list(pool.map(run, streams[1:]))
+    results = map_tasks(run, streams, threads=n_workers, first_here=True)
     vals, errs, lo, hi, ok, nll = zip(*results, strict=True)
     return ToyResults(
         free=names,

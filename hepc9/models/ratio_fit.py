@@ -9,7 +9,8 @@ the learned odds s_e = p_b(x_e) / p₀(x_e):
 
 the likelihood ratio to the reference density p₀ (which drops out of the maximum).  Without
 background f ≡ 0.  The maximum is found by MIGRAD; the error is HESSE's and the 68.3 %
-interval MINOS' (ΔlnL = ½), for one or several free shifts alike.
+interval MINOS' (ΔlnL = ½), for one or several free shifts alike, all through the one iminuit
+driver :mod:`hepc9.minuit`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hepc9.errors import ShapeError
+from hepc9.minuit import LIKELIHOOD, migrad_hesse, run_minos
 
 __all__ = ["fit_set", "fit_sets", "monomials", "set_nll"]
 
@@ -84,8 +86,6 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, odds: np.ndarray | None = None, 
         Per shift ``<p>``, ``<p>_std``, ``<p>_lower``, ``<p>_upper`` (relative to the
         reference point); ``fraction`` and ``fraction_std`` with background; ``valid``.
     """
-    from iminuit import Minuit
-
     params = list(params)
     k = len(params)
     coef = np.asarray(coef, dtype=np.float64)
@@ -95,20 +95,18 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, odds: np.ndarray | None = None, 
     with_bkg = odds is not None
     names = [*params, "fraction"] if with_bkg else params
 
-    def nll(*v: float) -> float:
+    def nll(v: np.ndarray) -> float:
         t = np.asarray(v[:k])
         return set_nll(t, coef, norm, odds, v[k] if with_bkg else 0.0)
 
     start = [0.0] * k + ([0.3] if with_bkg else [])
-    m = Minuit(nll, *start, name=names)
-    m.errordef = Minuit.LIKELIHOOD
-    for p in params:
-        m.errors[p] = 0.1
+    steps = dict.fromkeys(params, 0.1)
+    limits: dict[str, tuple[float, float]] = {}
     if with_bkg:
-        m.limits["fraction"] = (0.0, 1.0)
-        m.errors["fraction"] = 0.05
-    m.migrad()
-    m.hesse()
+        limits["fraction"] = (0.0, 1.0)
+        steps["fraction"] = 0.05
+    m = migrad_hesse(nll, start, names=names, errordef=LIKELIHOOD, steps=steps, limits=limits,
+                     hesse="always")
     out: dict[str, float] = {"valid": float(m.valid)}
     for p in params:
         out[p] = float(m.values[p])
@@ -116,15 +114,11 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, odds: np.ndarray | None = None, 
         out[f"{p}_lower"] = out[p] - out[f"{p}_std"]
         out[f"{p}_upper"] = out[p] + out[f"{p}_std"]
     if minos and m.valid:
-        for p in params:
-            try:
-                m.minos(p)
-                me = m.merrors[p]
-                if me.is_valid:
-                    out[f"{p}_lower"] = out[p] + float(me.lower)
-                    out[f"{p}_upper"] = out[p] + float(me.upper)
-            except RuntimeError:
-                pass
+        me = run_minos(m, params, each=True)
+        for p, (lo, hi) in me.intervals.items():
+            if me.valid[p]:
+                out[f"{p}_lower"] = out[p] + lo
+                out[f"{p}_upper"] = out[p] + hi
     if with_bkg:
         out["fraction"] = float(m.values["fraction"])
         out["fraction_std"] = float(m.errors["fraction"])

@@ -33,7 +33,8 @@ from hepc9.train import load_predictor, predict
 if TYPE_CHECKING:
     from hepc9.pipeline.run import RunContext
 
-__all__ = ["estimator_context", "evaluation_truths", "load_ensembles", "stage_evaluate"]
+__all__ = ["estimator_context", "evaluation_truths", "load_ensembles", "seen_rule",
+           "stage_evaluate"]
 
 
 def evaluation_truths(ctx: RunContext) -> list[float]:
@@ -63,6 +64,41 @@ def _span(values: Any) -> tuple[float, float] | None:
     return (float(v.min()), float(v.max())) if v.size and v.min() < v.max() else None
 
 
+def _recorded_prior(info: dict[str, Any]) -> tuple[float, float] | None:
+    """Return the continuous label prior a model records (``labels.prior``), else None."""
+    prior_d = (info.get("labels") or {}).get("prior")
+    if isinstance(prior_d, dict):
+        return _span([prior_d.get("low"), prior_d.get("high")])
+    return _span(prior_d) if prior_d is not None else None
+
+
+def seen_rule(info: dict[str, Any], datasets: Any) -> dict[str, Any]:
+    """Return what "seen in training" means for a trained estimator (runner keywords).
+
+    Parameters
+    ----------
+    info : dict
+        The model's ``model.json``.
+    datasets : DatasetsConfig
+        The run's ``[datasets]`` section.
+
+    Returns
+    -------
+    dict
+        ``{"seen_range": (low, high)}`` when the estimator was trained on labels drawn from a
+        continuous prior (``labels.prior`` in its info, as streamed training with
+        ``[datasets] prior = "uniform"`` records it): a truth inside that range is seen.
+        Otherwise ``{"seen_labels": grid}`` with the training labels of the ``[datasets]``
+        grid (the stored builds', and the event model's class grid): a truth off it is
+        unseen; ``{}`` when that grid is empty.
+    """
+    span = _recorded_prior(info)
+    if span is not None:
+        return {"seen_range": span}
+    grid = split_labels(datasets)["train"]
+    return {"seen_labels": grid} if grid.size else {}
+
+
 def estimator_context(
     info: dict[str, Any], *, with_background: bool
 ) -> tuple[tuple[float, float] | None, Literal["fixed", "free"] | None]:
@@ -87,12 +123,8 @@ def estimator_context(
         sets carry a fixed background count); None without background.
     """
     labels = info.get("labels") or {}
-    prior_d = labels.get("prior")
-    if isinstance(prior_d, dict):
-        prior = _span([prior_d.get("low"), prior_d.get("high")])
-    elif prior_d is not None:
-        prior = _span(prior_d)
-    else:
+    prior = _recorded_prior(info)
+    if prior is None:
         prior = _span(labels.get("grid")) or _span((info.get("dataset_index") or {})
                                                   .get("labels"))
     fraction: Literal["fixed", "free"] | None = None
@@ -139,16 +171,12 @@ def _neural_ensembles(
         items, _ = build_inputs(joined, info, events_per_set=n_events)
         return predict(model, info, items)
 
-    # every neural method of the run trains on the [datasets] grid (the event model's class
-    # grid is that grid too): a truth off it is unseen, whatever the model keeps in its info
-    seen = split_labels(cfg.datasets)["train"]
     prior, fraction = estimator_context(info, with_background=_with_background(ctx, level))
     with progress_bar(len(specs), desc=f"{method} {level} N={n_events}", unit="chunk",
                       enabled=ctx.show_progress) as up:
         run = run_pseudo_experiments(
             method, estimate, [(s.truth, s) for s in specs], events_per_set=n_events,
-            seen_labels=seen if seen.size else None, progress=up, prior=prior,
-            fraction=fraction,
+            **seen_rule(info, cfg.datasets), progress=up, prior=prior, fraction=fraction,
         )
     out = ctx.path("evaluate", f"{level}_N{n_events}_{method}.json")
     write_json(out, run.to_dict())

@@ -11,6 +11,9 @@ dask executors give bit-identical results.
   started with ``dask_jobqueue.SLURMCluster`` and its scheduler address put in
   ``[scale] scheduler_address``.  ``scheduler_address = "local"`` starts a
   ``distributed.LocalCluster`` for the run.
+
+:func:`map_chunks` hands the chunks to the one task dispatcher :func:`hepc9.runner.map_tasks`
+(where :class:`SerialExecutor` lives; re-exported here).
 """
 
 from __future__ import annotations
@@ -19,29 +22,18 @@ import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 import numba
 
 from hepc9.config import ScaleConfig
 from hepc9.errors import ConfigError
+from hepc9.runner import SerialExecutor, map_tasks
 
 __all__ = ["SerialExecutor", "make_executor", "map_chunks"]
 
 T = TypeVar("T")
-
-
-class SerialExecutor(Executor):
-    """Run submitted calls immediately in the calling process."""
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:  # noqa: D102
-        fut: Future[T] = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # the caller sees the exception via fut.result()
-            fut.set_exception(exc)
-        return fut
 
 
 def _limit_threads(n: int) -> None:
@@ -121,10 +113,4 @@ def map_chunks(
     list
         ``[fn(spec) for spec in specs]``.
     """
-    futures = [executor.submit(fn, spec) for spec in specs]
-    out = []
-    for i, fut in enumerate(futures):
-        out.append(fut.result())
-        if progress is not None:
-            progress(i + 1)
-    return out
+    return map_tasks(fn, specs, executor=executor, progress=progress)

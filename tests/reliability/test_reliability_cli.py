@@ -179,7 +179,7 @@ def test_os_errors_while_writing_are_one_line(tmp_path, capsys, monkeypatch, cod
     def failing_replace(src, dst):
         raise OSError(code, os.strerror(code), str(dst))
 
-    monkeypatch.setattr(artifacts.os, "replace", failing_replace)
+    monkeypatch.setattr(artifacts.atomic.os, "replace", failing_replace)
     out = tmp_path / "ev.root"
     assert main(["generate", "--events", "20", "--output", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -246,6 +246,6 @@ def test_read_only_output_folder_as_any_user(tmp_path, capsys, monkeypatch):
                  str(tmp_path / "r")]) == 1
     assert "not writable" in capsys.readouterr().err
     monkeypatch.undo()
-    monkeypatch.setattr(artifacts.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(artifacts.atomic.os, "access", lambda path, mode: False)
     assert main(["generate", "--events", "10", "--output", str(tmp_path / "g.root")]) == 1
     assert "not writable" in capsys.readouterr().err
