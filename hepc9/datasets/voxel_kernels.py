@@ -117,10 +117,7 @@ def _bucket(a, z, sloc, sx, sw, la, lt, any_weights, bg0, bsc):
     for p in range(a, z):
         slot = sloc[p]
         x = sx[p]
-        if any_weights:
-            wt = sw[p]
-        else:
-            wt = bsc if slot >= bg0 else 1.0
+        wt = sw[p] if any_weights else (bsc if slot >= bg0 else 1.0)
         s = la[slot, 0]
         # branch-free append of a first touch (most events open a new voxel)
         lt[nt] = slot
