@@ -92,7 +92,8 @@ def _branches(prefix: str, comps: tuple[str, ...]) -> list[str]:
     return [f"{prefix}{c}" for c in comps]
 
 
-def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
+def plan(tree: Any, *, path: str, tree_name: str, candidate: str,
+         read_truth: bool = True) -> LayoutPlan:
     """Describe how to read one basf2 tree.
 
     Parameters
@@ -105,6 +106,9 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
         Its name; ``gen`` gives a generator-level output, any other a detector-level one.
     candidate : str
         Candidate rule (``best first random all``).
+    read_truth : bool
+        Read the MC truth (``isSignal`` and the ``mc*`` four-vectors) when the tree has it;
+        ``False`` skips those 17 branches and the truth columns of the output.
 
     Returns
     -------
@@ -127,7 +131,7 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
     if level == "det":
         required += ["Mbc", "deltaE"]
         mc = [b for pre in PREFIXES.values() for b in _branches(pre, _TRUE)]
-        has_truth = any(b in keys for b in mc) or "isSignal" in keys
+        has_truth = read_truth and (any(b in keys for b in mc) or "isSignal" in keys)
         if has_truth:
             truth = mc
             extra.append("isSignal")
@@ -192,7 +196,8 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
         convert=convert,
         info={
             "flavour_rule": "sign of B PDG (511 -> +1); physical mu+ = muon with PDG -13",
-            "truth": "recomputed from mc four-vectors of isSignal rows" if has_truth else "none",
+            "truth": ("recomputed from mc four-vectors of isSignal rows" if has_truth
+                      else "none" if read_truth else "not read (not requested)"),
         },
     )
 

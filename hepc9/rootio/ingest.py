@@ -98,8 +98,10 @@ class IngestStream:
         ingest: IngestConfig,
         rng: np.random.Generator | None,
         step_size: int,
+        columns: Sequence[str] | None = None,
     ) -> None:
         self.paths = paths
+        self._columns = _wanted(columns)
         self._ingest = ingest
         self._rng = rng
         self._step = int(step_size)
@@ -177,13 +179,16 @@ class IngestStream:
                                 "rows_read": 0, "rows_dropped": 0, "rows_kept": 0}
         self.provenance.append(prov)
         tally = EventCheck()
-        for chunk in iterate_events(path, step_size=self._step):
+        names = None
+        if self._columns is not None:
+            names = list(dict.fromkeys(("q2", *self._columns)))
+        for chunk in iterate_events(path, step_size=self._step, columns=names):
             n = len(chunk["q2"])
             prov["rows_read"] += n
             chunk = self._check(chunk, path, tally)
             prov["rows_kept"] += len(chunk["q2"])
             if len(chunk["q2"]):
-                yield chunk
+                yield self._select(chunk, path)
         self._report(prov, path, tally)
 
     def _check(self, events: dict[str, np.ndarray], path: Path,
@@ -209,7 +214,8 @@ class IngestStream:
         ing = self._ingest
         with open_root(path) as file:
             tree = get_tree(file, self.tree, path)
-            plan = _plan(tree, path=path, layout=self.layout, tree_name=self.tree, ingest=ing)
+            plan = _plan(tree, path=path, layout=self.layout, tree_name=self.tree, ingest=ing,
+                         truth=_needs_truth(self._columns))
             if plan.level != self.level:
                 raise DataError(
                     f"tree '{self.tree}' of {path} gives {plan.level}-level events but "
@@ -312,7 +318,19 @@ class IngestStream:
             a = _take(a, keep)
         out = self._check(plan.convert(a), path, tally)
         prov["rows_kept"] += len(out["q2"])
-        return out if len(out["q2"]) else None
+        return self._select(out, path) if len(out["q2"]) else None
+
+    def _select(self, out: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+        """Keep the requested columns (all without a column list); refuse missing ones."""
+        if self._columns is None:
+            return out
+        missing = [c for c in self._columns if c not in out]
+        if missing:
+            raise DataError(
+                f"tree '{self.tree}' of {path} gives no column '{missing[0]}'"
+                f"{did_you_mean(missing[0], out)} (columns: {', '.join(sorted(out))})"
+            )
+        return {c: out[c] for c in self._columns}
 
     # -- metadata --------------------------------------------------------------------------
 
@@ -355,6 +373,25 @@ class IngestStream:
         return out
 
 
+def _wanted(columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Normalise a requested column list (``None``: every column)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [columns]
+    wanted = tuple(dict.fromkeys(str(c) for c in columns))
+    if not wanted:
+        raise ConfigError("columns must name at least one column (or be None for all)")
+    return wanted
+
+
+def _needs_truth(columns: tuple[str, ...] | None) -> bool:
+    """Whether the requested columns need the MC truth of detector-level foreign files."""
+    return columns is None or any(
+        c.endswith("_true") or c in ("is_signal", "flavour_true") for c in columns
+    )
+
+
 def _options(
     layout: str, tree: str | None, ingest: IngestConfig
 ) -> tuple[str, str | None]:
@@ -378,6 +415,7 @@ def iterate_any(
     ingest: IngestConfig | None = None,
     rng: np.random.Generator | None = None,
     step_size: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> IngestStream:
     """Read native or foreign ntuples chunk by chunk as native columns.
 
@@ -396,6 +434,11 @@ def iterate_any(
         Needed by the ``random`` candidate rule.
     step_size : int, optional
         Entries per chunk (default ``ingest.step_size``).
+    columns : sequence of str, optional
+        Native columns to return (default: all).  Only the branches they need are read: for
+        basf2 detector-level trees without a truth column (``*_true``, ``is_signal``,
+        ``flavour_true``) the 17 MC-truth branches are skipped; native files read just these
+        columns (and ``q2``).
 
     Returns
     -------
@@ -412,6 +455,7 @@ def iterate_any(
         ingest=ing,
         rng=rng,
         step_size=step_size if step_size is not None else ing.step_size,
+        columns=columns,
     )
 
 
@@ -423,6 +467,7 @@ def load_events(
     ingest: IngestConfig | None = None,
     rng: np.random.Generator | None = None,
     shifts: Mapping[str, float] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read native or foreign ntuples into one events dict of native columns.
 
@@ -440,6 +485,9 @@ def load_events(
         Needed by the ``random`` candidate rule.
     shifts : mapping, optional
         Wilson-coefficient point to record in the metadata of foreign inputs.
+    columns : sequence of str, optional
+        Native columns to return (default: all); only the branches they need are read
+        (see :func:`iterate_any`).
 
     Returns
     -------
@@ -454,7 +502,8 @@ def load_events(
         Unreadable files, unknown layouts, missing trees or branches, wrong dtypes, empty
         trees, non-finite values with ``on_nonfinite = "fail"``, inconsistent PDG codes.
     """
-    stream = iterate_any(paths, layout=layout, tree=tree, ingest=ingest, rng=rng)
+    stream = iterate_any(paths, layout=layout, tree=tree, ingest=ingest, rng=rng,
+                         columns=columns)
     chunks = list(stream)
     if len(chunks) == 1:
         return chunks[0], stream.meta(shifts)
