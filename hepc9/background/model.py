@@ -216,7 +216,7 @@ def generate_background(
 
     def block(start: int) -> None:
         part = slice(start, min(start + _BLOCK, n))
-        src = _Drawn(u[:7, part])
+        src: Any = _Drawn(u[:7, part])  # the samplers call only rng.random(n)
         m = part.stop - part.start
         out["mbc"][part] = sample_argus(m, c=config.argus_c, m0=m0, m_min=config.mbc_min,
                                         rng=src)
