@@ -69,6 +69,12 @@ def main() -> None:
                    args.repeats)
         rows.append((f"numba, 24k-event 50³ images, {th} thread(s)", args.images * m / dt,
                      args.images / dt))
+    buf = np.empty((args.images, *spec.shape), np.float32)
+    for th in sorted({1, args.threads}):
+        dt = _best(lambda th=th: voxelize_batch(ev, spec, n_images=args.images, threads=th,
+                                                out=buf), args.repeats)
+        rows.append((f"numba, 24k-event 50³ images, out= buffer, {th} thread(s)",
+                     args.images * m / dt, args.images / dt))
     big = _events(rng, 8_000_000)
     for th in sorted({1, args.threads}):
         dt = _best(lambda th=th: voxelize_batch(big, spec, n_images=8, threads=th), args.repeats)
@@ -115,7 +121,9 @@ def main() -> None:
     ratio_lines = [
         f"- ratio numba / boost-histogram, 24k-event images, {th} thread(s): "
         f"{rate[f'numba, 24k-event 50³ images, {th} thread(s)'] / bh24:.2f}×; 1M-event images: "
-        f"{rate[f'numba, 1M-event 50³ images, {th} thread(s)'] / bh1m:.2f}×"
+        f"{rate[f'numba, 1M-event 50³ images, {th} thread(s)'] / bh1m:.2f}×; 24k-event "
+        f"images into a reused out= buffer: "
+        f"{rate[f'numba, 24k-event 50³ images, out= buffer, {th} thread(s)'] / bh24:.2f}×"
         for th in sorted({1, args.threads})
     ]
     lines = [
@@ -123,7 +131,7 @@ def main() -> None:
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu}; cores visible: {os.cpu_count()}; numba threads: {args.threads}",
         f"- python {platform.python_version()}; command: `python benchmarks/bench_datasets.py "
-        f"--threads {args.threads}`",
+        f"--threads {args.threads} --images {args.images} --repeats {args.repeats}`",
         "",
         "| what | events/s (wall) | images/s (wall) | events per CPU-second |",
         "| --- | ---: | ---: | ---: |",

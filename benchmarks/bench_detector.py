@@ -97,6 +97,15 @@ def main() -> int:
                                    rng=np.random.default_rng(4))
 
     rows.append(("generate_background", best_rate(background, n, args.repeat)))
+    threads = numba.get_num_threads()
+    for label, fn in (("simulate_detector, engine=numba", lambda: simulate_detector(
+            events, config=cfg, rng=np.random.default_rng(3))), ("generate_background",
+                                                                 background)):
+        numba.set_num_threads(1)  # same code on one thread: the scaling reference
+        try:
+            rows.append((f"{label}, 1 thread", best_rate(fn, n, args.repeat)))
+        finally:
+            numba.set_num_threads(threads)
     # reference: the same sampler with numpy.interp in the inverse CDFs (bit-identical)
     fast_interp = shapes.interp
     shapes.interp = np.interp
@@ -110,9 +119,13 @@ def main() -> int:
     det_ref = rate_of["simulate_detector, engine=numpy"][0]
     bkg = rate_of["generate_background"][0]
     bkg_ref = rate_of["generate_background, numpy.interp reference"][0]
+    det1 = rate_of["simulate_detector, engine=numba, 1 thread"][0]
+    bkg1 = rate_of["generate_background, 1 thread"][0]
     ratios = [
         f"- ratio simulate_detector numba / numpy twin (wall): {det / det_ref:.2f}×",
         f"- ratio generate_background / numpy.interp reference (wall): {bkg / bkg_ref:.2f}×",
+        f"- ratio {threads} threads / 1 thread (wall): simulate_detector {det / det1:.2f}×, "
+        f"generate_background {bkg / bkg1:.2f}×",
     ]
 
     lines = [f"{name:<40s} {rate / 1e6:8.2f} M events/s (wall), {cpu / 1e6:6.2f} M events per "

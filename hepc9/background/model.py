@@ -5,8 +5,10 @@ The shapes and the yield rule are described in :mod:`hepc9.background`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 
 from hepc9.background.mbc_correlation import correlate_with_mbc
@@ -38,6 +40,21 @@ BACKGROUND_COLUMNS = (
     "is_signal",
 )
 _KINEMATIC = ("q2", "costheta_l", "costheta_k", "chi", "mkpi")
+
+#: Events per block of the threaded inversions (elementwise: the result does not depend on it).
+_BLOCK = 1 << 17
+
+
+class _Drawn:
+    """Stands in for a Generator inside one block: hands out pre-drawn uniform rows in order."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self._rows = iter(rows)
+
+    def random(self, n: int) -> np.ndarray:
+        row = next(self._rows)
+        assert row.shape == (n,)
+        return row
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,18 +208,37 @@ def generate_background(
     d_lo, d_hi = config.delta_e_range
     k_lo, k_hi = config.mkpi_range
     q2_lo, q2_hi = q2_limits(constants)
-    out: dict[str, np.ndarray] = {}
-    out["mbc"] = sample_argus(n, c=config.argus_c, m0=m0, m_min=config.mbc_min, rng=rng)
-    out["delta_e"] = sample_linear(n, slope=config.delta_e_slope, lo=d_lo, hi=d_hi, rng=rng)
-    out["mkpi"] = sample_linear(
-        n, slope=config.mkpi_slope, lo=k_lo, hi=k_hi, centre=0.5 * (k_lo + k_hi), rng=rng
-    )
-    x = sample_legendre(n, config.q2_legendre, rng=rng)
-    out["q2"] = q2_lo + 0.5 * (x + 1.0) * (q2_hi - q2_lo)
-    out["costheta_l"] = sample_legendre(n, config.costheta_l_legendre, rng=rng)
-    out["costheta_k"] = sample_legendre(n, config.costheta_k_legendre, rng=rng)
-    out["chi"] = sample_cosine(n, config.chi_cosines, rng=rng)
-    out["flavour"] = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    # the eight uniforms per event in one call: the same numbers, in the same order, as one
+    # rng.random(n) per variable; the inversions then run on blocks of events in threads
+    u = rng.random((8, n))
+    cols = ("mbc", "delta_e", "mkpi", "q2", "costheta_l", "costheta_k", "chi")
+    out: dict[str, np.ndarray] = {name: np.empty(n) for name in cols}
+
+    def block(start: int) -> None:
+        part = slice(start, min(start + _BLOCK, n))
+        src: Any = _Drawn(u[:7, part])  # the samplers call only rng.random(n)
+        m = part.stop - part.start
+        out["mbc"][part] = sample_argus(m, c=config.argus_c, m0=m0, m_min=config.mbc_min,
+                                        rng=src)
+        out["delta_e"][part] = sample_linear(m, slope=config.delta_e_slope, lo=d_lo, hi=d_hi,
+                                             rng=src)
+        out["mkpi"][part] = sample_linear(m, slope=config.mkpi_slope, lo=k_lo, hi=k_hi,
+                                          centre=0.5 * (k_lo + k_hi), rng=src)
+        x = sample_legendre(m, config.q2_legendre, rng=src)
+        out["q2"][part] = q2_lo + 0.5 * (x + 1.0) * (q2_hi - q2_lo)
+        out["costheta_l"][part] = sample_legendre(m, config.costheta_l_legendre, rng=src)
+        out["costheta_k"][part] = sample_legendre(m, config.costheta_k_legendre, rng=src)
+        out["chi"][part] = sample_cosine(m, config.chi_cosines, rng=src)
+
+    starts = range(0, max(n, 1), _BLOCK)  # n = 0 still checks the shapes
+    workers = min(max(1, numba.get_num_threads()), len(starts))
+    if workers <= 1:
+        for start in starts:
+            block(start)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(block, starts))
+    out["flavour"] = np.where(u[7] < 0.5, 1, -1).astype(np.int8)
     out["is_signal"] = np.zeros(n, dtype=np.int8)
     for name in _KINEMATIC:
         out[f"{name}_true"] = np.full(n, np.nan)

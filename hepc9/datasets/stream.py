@@ -26,13 +26,39 @@ import numpy as np
 from hepc9.datasets.labels import label_grid
 from hepc9.datasets.sets import SetSpec, make_sets
 from hepc9.datasets.store import Dataset
-from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
+from hepc9.datasets.voxelize import AXES, ImageSpec, voxelize_batch
 from hepc9.errors import ConfigError
 from hepc9.seeding import seed_sequence
 from hepc9.simulation import EventFactory, child
 
 __all__ = ["DatasetBatches", "ImageStream"]
 
+
+
+def _voxelize_parts(parts: Sequence[Any], spec: ImageSpec, threads: int) -> np.ndarray:
+    """Voxelise one image per drawn part in a single :func:`voxelize_batch` call.
+
+    The parts' events are concatenated and cut by offsets, so the images of a batch are
+    made in parallel (images are independent: the result is that of one call per part).
+    """
+    names = [c for c in (*AXES, "q2", "flavour") if c in parts[0].signal]
+    sig = {c: np.concatenate([p.signal[c] for p in parts]) for c in names}
+    off = np.cumsum([0] + [len(p.signal[AXES[0]]) for p in parts])
+    kw: dict[str, Any] = {}
+    if spec.uses_background and all(p.background is not None for p in parts):
+        bnames = [c for c in (*AXES, "q2") if c in parts[0].background]
+        cuts = [slice(int(p.background_offsets[0]), int(p.background_offsets[-1])) for p in parts]
+        kw = {
+            "background": {c: np.concatenate([p.background[c][cut]
+                                              for p, cut in zip(parts, cuts, strict=True)])
+                           for c in bnames},
+            "background_offsets": np.cumsum(
+                [0] + [int(p.background_offsets[-1] - p.background_offsets[0]) for p in parts]),
+            "background_scale": np.concatenate([p.background_scale for p in parts]),
+        }
+    out = voxelize_batch(sig, spec, offsets=off, threads=threads, **kw)
+    assert isinstance(out, np.ndarray)  # no return_dropped: images only
+    return out
 
 class ImageStream:
     """Endless fresh images (or event sets) with their δC9 labels.
@@ -161,15 +187,7 @@ class ImageStream:
         if isinstance(self.spec, SetSpec):
             x = np.stack([make_sets(p.signal, self.spec, n_sets=1)[0] for p in parts])
         else:
-            xs = []
-            for p in parts:
-                kw: dict[str, Any] = {}
-                if self.spec.uses_background:
-                    kw = {"background": p.background, "background_offsets": p.background_offsets,
-                          "background_scale": p.background_scale}
-                xs.append(voxelize_batch(p.signal, self.spec, n_images=1,
-                                         threads=self.cfg.datasets.threads, **kw)[0])
-            x = np.stack(xs)
+            x = _voxelize_parts(parts, self.spec, self.cfg.datasets.threads)
         return x.astype(np.float32, copy=False), y.astype(np.float32)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -40,12 +40,14 @@ Two paths compute the same numbers:
 * :func:`voxelize_boost` fills ``boost_histogram`` histograms with ``Mean`` (unit weights) or
   ``WeightedMean`` storage, one histogram per group of events.  It is the reference path.
 * :func:`voxelize_batch` is a numba kernel over many images at once (threads over blocks of
-  images, a serial twin for one thread).  Per block of events it first computes the voxel of
-  every event (a vectorisable loop), then applies the same per-voxel update as
+  images, a serial twin for one thread).  Per image it first computes the voxel of every
+  event (a vectorisable loop), then applies the same per-voxel update as
   boost-histogram's accumulators (weighted Welford), event by event in input order, so the
-  float64 results are bit-identical to the reference path; only the voxels an image touched
-  are finalised and reset, so the cost per image is O(events) plus one pass to initialise
-  the output.  :func:`voxelize` is its one-image form.
+  float64 results are bit-identical to the reference path.  To keep every memory access in
+  the cache, the events of an image are first sorted (a stable counting sort) into buckets
+  of the ``Z`` voxels that share their ``(X, Y)`` bins; each bucket is accumulated in a small
+  accumulator and written into its contiguous piece of the image.  ``out=`` reuses a
+  caller's buffer (no fresh pages to fault in).  :func:`voxelize` is its one-image form.
 
 Layout: :class:`ImageSpec` and the channel list live in :mod:`hepc9.datasets.image_spec`,
 the numba kernels in :mod:`hepc9.datasets.voxel_kernels`, the reference path in
@@ -112,6 +114,7 @@ def voxelize_batch(
     dtype: Any = np.float32,
     threads: int = 0,
     return_dropped: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Voxelise many images at once with the numba kernel.
 
@@ -147,6 +150,9 @@ def voxelize_batch(
         Worker threads; 0 uses all threads numba has.
     return_dropped : bool
         Also return the ``(B,)`` numbers of events dropped by the range rules.
+    out : ndarray, optional
+        C-contiguous ``(B, X, Y, Z, C)`` array of ``dtype`` to write the images into (every
+        element is overwritten), e.g. one buffer reused for many batches; it is returned.
 
     Returns
     -------
@@ -186,10 +192,20 @@ def voxelize_batch(
     out_dtype = np.dtype(dtype)
     if out_dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ConfigError(f"voxelize_batch dtype must be float32 or float64, not {out_dtype}")
-    zeroed = bool(np.all(ch_fill == 0.0))
-    # zero fill values: calloc'd output needs no initialising pass
-    alloc = np.zeros if zeroed else np.empty
-    out = alloc((n_img, spec.n_voxels * nch), out_dtype)
+    if out is None:
+        zeroed = bool(np.all(ch_fill == 0.0))
+        # zero fill values: calloc'd output needs no initialising pass
+        alloc = np.zeros if zeroed else np.empty
+        flat = alloc((n_img, spec.n_voxels * nch), out_dtype)
+    else:
+        zeroed = False
+        if (not isinstance(out, np.ndarray) or out.shape != (n_img, *spec.shape)
+                or out.dtype != out_dtype or not out.flags.c_contiguous):
+            raise ShapeError(
+                f"out must be a C-contiguous {out_dtype} array of shape "
+                f"{(n_img, *spec.shape)}, got {getattr(out, 'shape', type(out).__name__)}"
+            )
+        flat = out.reshape(n_img, spec.n_voxels * nch)
     max_events = (int(np.max(np.diff(off))) if n_img else 0) + max_bkg
     n_threads = get_num_threads() if threads <= 0 else min(int(threads), get_num_threads())
     n_blocks = max(1, min(n_threads, n_img))
@@ -200,7 +216,7 @@ def voxelize_batch(
     args = (
         cl, ck, chi, q2, w, flav, off, bcl, bck, bchi, bq2, bw, boff, bscale,
         lo, width, nb, per, float(spec.q2_offset), float(spec.q2_scale), spec.flavour_channels,
-        n_groups, ch_group, ch_stat, ch_fill, max(max_events, 1), n_blocks, out, zeroed,
+        n_groups, ch_group, ch_stat, ch_fill, max(max_events, 1), n_blocks, flat, zeroed,
     )
     if n_blocks > 1:
         previous = get_num_threads()
@@ -211,7 +227,7 @@ def voxelize_batch(
             set_num_threads(previous)
     else:
         dropped = _voxelize_kernel_serial(*args)
-    images = out.reshape((n_img, *spec.shape))
+    images = flat.reshape((n_img, *spec.shape))
     return (images, dropped) if return_dropped else images
 
 

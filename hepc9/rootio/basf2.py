@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numba
 import numpy as np
 
 from hepc9.errors import DataError
@@ -32,7 +33,6 @@ from hepc9.rootio._foreign import (
     KINEMATIC_NAMES,
     LayoutPlan,
     angles_with_truth,
-    stack_p4,
 )
 
 __all__ = ["EVENT_KEYS", "PREFIXES", "TREES", "looks_like_basf2", "plan"]
@@ -92,7 +92,8 @@ def _branches(prefix: str, comps: tuple[str, ...]) -> list[str]:
     return [f"{prefix}{c}" for c in comps]
 
 
-def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
+def plan(tree: Any, *, path: str, tree_name: str, candidate: str,
+         read_truth: bool = True) -> LayoutPlan:
     """Describe how to read one basf2 tree.
 
     Parameters
@@ -105,6 +106,9 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
         Its name; ``gen`` gives a generator-level output, any other a detector-level one.
     candidate : str
         Candidate rule (``best first random all``).
+    read_truth : bool
+        Read the MC truth (``isSignal`` and the ``mc*`` four-vectors) when the tree has it;
+        ``False`` skips those 17 branches and the truth columns of the output.
 
     Returns
     -------
@@ -127,7 +131,7 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
     if level == "det":
         required += ["Mbc", "deltaE"]
         mc = [b for pre in PREFIXES.values() for b in _branches(pre, _TRUE)]
-        has_truth = any(b in keys for b in mc) or "isSignal" in keys
+        has_truth = read_truth and (any(b in keys for b in mc) or "isSignal" in keys)
         if has_truth:
             truth = mc
             extra.append("isSignal")
@@ -192,9 +196,29 @@ def plan(tree: Any, *, path: str, tree_name: str, candidate: str) -> LayoutPlan:
         convert=convert,
         info={
             "flavour_rule": "sign of B PDG (511 -> +1); physical mu+ = muon with PDG -13",
-            "truth": "recomputed from mc four-vectors of isSignal rows" if has_truth else "none",
+            "truth": ("recomputed from mc four-vectors of isSignal rows" if has_truth
+                      else "none" if read_truth else "not read (not requested)"),
         },
     )
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _particles_kernel(cols, first_is_plus, out):  # pragma: no cover - compiled
+    """Stack 16 component columns into (4, n, 4) four-vectors k, π, physical μ+, μ− in one pass.
+
+    ``cols`` holds (E, px, py, pz) of K, π, ``mu_p_`` and ``mu_m_``; the muons swap where
+    ``first_is_plus`` is false (plain copies: the values are unchanged).
+    """
+    n = first_is_plus.shape[0]
+    for i in numba.prange(n):
+        plus = first_is_plus[i]
+        for j in range(4):
+            out[0, i, j] = cols[j][i]
+            out[1, i, j] = cols[4 + j][i]
+            x1 = cols[8 + j][i]
+            x2 = cols[12 + j][i]
+            out[2, i, j] = x1 if plus else x2
+            out[3, i, j] = x2 if plus else x1
 
 
 def _fail_rows(
@@ -230,19 +254,11 @@ def _convert(
     first_is_plus = p1 == -_PDG_MUMINUS
 
     def particle(comps: tuple[str, ...]) -> dict[str, np.ndarray]:
-        k = stack_p4(a, _branches(PREFIXES["k"], comps))
-        pi = stack_p4(a, _branches(PREFIXES["pi"], comps))
-        c1 = _branches(PREFIXES["mu1"], comps)
-        c2 = _branches(PREFIXES["mu2"], comps)
-        if first_is_plus.all():  # mu_p_ is the physical mu+ in every row
-            return {"k": k, "pi": pi, "mup": stack_p4(a, c1), "mum": stack_p4(a, c2)}
-        mup = np.empty_like(k)
-        mum = np.empty_like(k)
-        for j in range(4):
-            x1, x2 = a[c1[j]], a[c2[j]]
-            mup[:, j] = np.where(first_is_plus, x1, x2)
-            mum[:, j] = np.where(first_is_plus, x2, x1)
-        return {"k": k, "pi": pi, "mup": mup, "mum": mum}
+        names = [b for pre in ("k", "pi", "mu1", "mu2") for b in _branches(PREFIXES[pre], comps)]
+        cols = tuple(np.ascontiguousarray(a[b], dtype=np.float64) for b in names)
+        parts = np.empty((4, len(first_is_plus), 4))
+        _particles_kernel(cols, first_is_plus, parts)
+        return {"k": parts[0], "pi": parts[1], "mup": parts[2], "mum": parts[3]}
 
     p4 = particle(_RECO)
     out: dict[str, np.ndarray] = dict(angles_with_truth(p4, flavour))

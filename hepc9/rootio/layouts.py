@@ -186,10 +186,11 @@ def _resolve(
     return found, chosen, level
 
 
-def _plan(tree: Any, *, path: Path, layout: str, tree_name: str, ingest: IngestConfig
-          ) -> _foreign.LayoutPlan:
+def _plan(tree: Any, *, path: Path, layout: str, tree_name: str, ingest: IngestConfig,
+          truth: bool = True) -> _foreign.LayoutPlan:
     if layout == "basf2":
-        return basf2.plan(tree, path=str(path), tree_name=tree_name, candidate=ingest.candidate)
+        return basf2.plan(tree, path=str(path), tree_name=tree_name, candidate=ingest.candidate,
+                          read_truth=truth)
     if layout == "evtgen":
         return evtgen_ntp.plan(
             tree,

@@ -220,3 +220,45 @@ def test_errors():
 def test_bad_background_config(override, match):
     with pytest.raises(ConfigError, match=match):
         load_config(overrides=[override])
+
+
+def test_threaded_blocks_equal_one_serial_draw_per_variable():
+    """Blocks in threads give the serial sampler's numbers: one rng.random(n) per variable."""
+    import numba
+
+    from hepc9.background import shapes
+    from hepc9.background.model import _BLOCK
+    from hepc9.physics.constants import SEED_MODEL, q2_limits
+
+    cfg = BackgroundConfig()
+    n = 2 * _BLOCK + 5
+    m0 = BELLE2.e_beam_cm
+    rng = np.random.default_rng(21)
+    ref = {
+        "mbc": shapes.sample_argus(n, c=cfg.argus_c, m0=m0, m_min=cfg.mbc_min, rng=rng),
+        "delta_e": shapes.sample_linear(n, slope=cfg.delta_e_slope, lo=cfg.delta_e_range[0],
+                                        hi=cfg.delta_e_range[1], rng=rng),
+        "mkpi": shapes.sample_linear(n, slope=cfg.mkpi_slope, lo=cfg.mkpi_range[0],
+                                     hi=cfg.mkpi_range[1], centre=0.5 * sum(cfg.mkpi_range),
+                                     rng=rng),
+    }
+    q2_lo, q2_hi = q2_limits(SEED_MODEL)
+    x = shapes.sample_legendre(n, cfg.q2_legendre, rng=rng)
+    ref["q2"] = q2_lo + 0.5 * (x + 1.0) * (q2_hi - q2_lo)
+    ref["costheta_l"] = shapes.sample_legendre(n, cfg.costheta_l_legendre, rng=rng)
+    ref["costheta_k"] = shapes.sample_legendre(n, cfg.costheta_k_legendre, rng=rng)
+    ref["chi"] = shapes.sample_cosine(n, cfg.chi_cosines, rng=rng)
+    ref["flavour"] = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    previous = numba.get_num_threads()
+    try:
+        for threads in sorted({1, previous}):
+            numba.set_num_threads(threads)
+            out = bg.generate_background(n, config=cfg, beam=BELLE2,
+                                         rng=np.random.default_rng(21))
+            for name, values in ref.items():
+                np.testing.assert_array_equal(out[name], values, err_msg=name)
+    finally:
+        numba.set_num_threads(previous)
+    negative = BackgroundConfig(q2_legendre=(5.0,))
+    with pytest.raises(ConfigError, match="negative density"):  # n = 0 still checks shapes
+        bg.generate_background(0, config=negative, beam=BELLE2, rng=np.random.default_rng(0))

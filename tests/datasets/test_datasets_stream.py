@@ -122,3 +122,28 @@ def test_continuous_labels_on_the_prior_lattice():
                 "datasets.prior_step=nan"):
         with pytest.raises(ConfigError, match="prior_step"):
             load_config(overrides=[*SMALL, bad])
+
+
+def test_batched_voxelisation_of_parts_equals_one_call_per_part():
+    """The stream voxelises its parts in one call: same images as one call per part."""
+    from hepc9.datasets.stream import _voxelize_parts
+    from hepc9.datasets.voxelize import TWO_PI, ImageSpec, voxelize_batch
+    from hepc9.simulation import ChunkEvents
+
+    rng = np.random.default_rng(4)
+
+    def cols(n):
+        return {"costheta_l": rng.uniform(-1, 1, n), "costheta_k": rng.uniform(-1, 1, n),
+                "chi": rng.uniform(0, TWO_PI, n), "q2": rng.uniform(1, 8, n),
+                "mbc": rng.uniform(5.2, 5.29, n)}
+
+    spec = ImageSpec(bins=(8, 8, 8), channels=("q2_mean", "count", "background"))
+    parts = [ChunkEvents(cols(300 + 7 * i), cols(40 + i), np.array([0, 40 + i]),
+                         np.array([0.5 + i])) for i in range(3)]
+    batched = _voxelize_parts(parts, spec, threads=2)
+    for i, p in enumerate(parts):
+        one = voxelize_batch(p.signal, spec, n_images=1, background=p.background,
+                             background_offsets=p.background_offsets,
+                             background_scale=p.background_scale)
+        np.testing.assert_array_equal(batched[i], one[0])
+    assert batched[:, ..., 2].sum() > 0

@@ -858,3 +858,60 @@ def test_basf2_without_one_branch_is_still_basf2(tmp_path):
     assert detect_layout(path) == "basf2"
     with pytest.raises(MissingBranchError, match=r"'mu_m_px' not found.*close matches"):
         load_events(path)
+
+
+# ------------------------------------------------------------------------------------------
+# column lists: read only what is needed
+# ------------------------------------------------------------------------------------------
+
+RECO = ("q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour", "mbc", "delta_e")
+
+
+def test_columns_without_truth_skip_the_mc_branches(tmp_path):
+    """A reco-only column list gives the full read's values and never reads the MC truth."""
+    path = tmp_path / "sig.root"
+
+    def broken_truth(det):  # a NaN in the truth of a signal row: fatal only when it is read
+        bad = det["K_p_mcPX"].copy()
+        bad[np.flatnonzero(det["isSignal"] == 1)[0]] = np.nan
+        return {"K_p_mcPX": bad}
+
+    basf2_file(path, n_events=150, seed=4, extra=broken_truth)
+    fail = IngestConfig(on_nonfinite="fail")
+    with pytest.raises(DataError, match="K_p_mcPX"):
+        load_events(path, ingest=fail)
+    some, meta = load_events(path, ingest=fail, columns=list(RECO))
+    assert tuple(some) == RECO
+    assert meta["sources"][0]["truth"] == "not read (not requested)"
+    clean = tmp_path / "clean.root"
+    basf2_file(clean, n_events=150, seed=4)
+    full, _ = load_events(clean)
+    some, _ = load_events(clean, columns=["chi", "q2", "q2"])
+    assert tuple(some) == ("chi", "q2")
+    np.testing.assert_array_equal(some["chi"], full["chi"])
+    np.testing.assert_array_equal(some["q2"], full["q2"])
+    truth, _ = load_events(clean, columns=["q2", "q2_true", "is_signal"])
+    np.testing.assert_array_equal(truth["q2_true"], full["q2_true"])
+    chunks = list(iterate_any(clean, columns=["q2", "flavour"], step_size=97))
+    np.testing.assert_array_equal(np.concatenate([c["flavour"] for c in chunks]),
+                                  full["flavour"])
+    with pytest.raises(DataError, match=r"no column 'cos_theta_l'.*did you mean"):
+        load_events(clean, columns=["cos_theta_l"])
+    with pytest.raises(ConfigError, match="at least one column"):
+        load_events(clean, columns=[])
+
+
+def test_columns_of_native_files(tmp_path):
+    from hepc9.rootio import make_meta, write_events
+
+    path = tmp_path / "native.root"
+    events = {k: np.linspace(0.1, 0.9, 20) for k in ("q2", "costheta_l", "costheta_k", "chi",
+                                                     "mkpi")}
+    events["flavour"] = np.ones(20, dtype=np.int8)
+    write_events(path, events, make_meta(level="gen", shifts={}, seed=1, n_events=20,
+                                         config_digest=None))
+    out, _ = load_events(path, columns=["chi", "flavour"])
+    assert tuple(out) == ("chi", "flavour")
+    full, _ = load_events(path)
+    np.testing.assert_array_equal(out["chi"], full["chi"])
+    np.testing.assert_array_equal(out["flavour"], full["flavour"])
