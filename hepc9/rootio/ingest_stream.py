@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.config import IngestConfig
-from hepc9.errors import ConfigError, DataError, DroppedRowsWarning
+from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, did_you_mean
 from hepc9.physics.constants import SHIFT_NAMES
 from hepc9.rootio import _foreign
 from hepc9.rootio._common import get_tree, open_root
@@ -84,8 +84,10 @@ class IngestStream:
         ingest: IngestConfig,
         rng: np.random.Generator | None,
         step_size: int,
+        columns: Sequence[str] | None = None,
     ) -> None:
         self.paths = paths
+        self._columns = _wanted(columns)
         self._ingest = ingest
         self._rng = rng
         self._step = int(step_size)
@@ -163,13 +165,16 @@ class IngestStream:
                                 "rows_read": 0, "rows_dropped": 0, "rows_kept": 0}
         self.provenance.append(prov)
         tally = EventCheck()
-        for chunk in iterate_events(path, step_size=self._step):
+        names = None
+        if self._columns is not None:
+            names = list(dict.fromkeys(("q2", *self._columns)))
+        for chunk in iterate_events(path, step_size=self._step, columns=names):
             n = len(chunk["q2"])
             prov["rows_read"] += n
             chunk = self._check(chunk, path, tally)
             prov["rows_kept"] += len(chunk["q2"])
             if len(chunk["q2"]):
-                yield chunk
+                yield self._select(chunk, path)
         self._report(prov, path, tally)
 
     def _check(self, events: dict[str, np.ndarray], path: Path,
@@ -195,7 +200,8 @@ class IngestStream:
         ing = self._ingest
         with open_root(path) as file:
             tree = get_tree(file, self.tree, path)
-            plan = _plan(tree, path=path, layout=self.layout, tree_name=self.tree, ingest=ing)
+            plan = _plan(tree, path=path, layout=self.layout, tree_name=self.tree, ingest=ing,
+                         truth=_needs_truth(self._columns))
             if plan.level != self.level:
                 raise DataError(
                     f"tree '{self.tree}' of {path} gives {plan.level}-level events but "
@@ -298,7 +304,19 @@ class IngestStream:
             a = _take(a, keep)
         out = self._check(plan.convert(a), path, tally)
         prov["rows_kept"] += len(out["q2"])
-        return out if len(out["q2"]) else None
+        return self._select(out, path) if len(out["q2"]) else None
+
+    def _select(self, out: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+        """Keep the requested columns (all without a column list); refuse missing ones."""
+        if self._columns is None:
+            return out
+        missing = [c for c in self._columns if c not in out]
+        if missing:
+            raise DataError(
+                f"tree '{self.tree}' of {path} gives no column '{missing[0]}'"
+                f"{did_you_mean(missing[0], out)} (columns: {', '.join(sorted(out))})"
+            )
+        return {c: out[c] for c in self._columns}
 
     # -- metadata --------------------------------------------------------------------------
 
@@ -339,3 +357,22 @@ class IngestStream:
                 raise ConfigError(f"unknown Wilson-coefficient shift(s) {unknown}")
             out.update({name: float(shifts.get(name, 0.0)) for name in SHIFT_NAMES})
         return out
+
+
+def _wanted(columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Normalise a requested column list (``None``: every column)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [columns]
+    wanted = tuple(dict.fromkeys(str(c) for c in columns))
+    if not wanted:
+        raise ConfigError("columns must name at least one column (or be None for all)")
+    return wanted
+
+
+def _needs_truth(columns: tuple[str, ...] | None) -> bool:
+    """Whether the requested columns need the MC truth of detector-level foreign files."""
+    return columns is None or any(
+        c.endswith("_true") or c in ("is_signal", "flavour_true") for c in columns
+    )
