@@ -8,9 +8,10 @@ Both sources are indexable by ``(epoch, batch)`` and deterministic in it, which 
   ``SeedSequence(seed, spawn_key=(stage "stream", 0, e, b))``: child 0 draws the labels (from
   the grid, or uniformly on an interval — on its ``prior_step`` lattice — for continuous
   labels, by default the ``[datasets] prior``) and then, with ``[datasets]
-  background_fraction_range``, each item's background fraction; child ``1 + i`` the events
-  of image ``i``.  Images never share events, and batches of different keys (training
-  epochs, the two validation splits) are independent.
+  background_fraction_range``, each item's background fraction; child 1 the events of the
+  batch (:meth:`~hepc9.simulation.EventFactory.draw_items`), or child ``1 + i`` those of
+  image ``i`` when fractions vary.  Images never share events, and batches of different
+  keys (training epochs, the two validation splits) are independent.
 * :class:`DatasetBatches` reads shuffled batches from memory-mapped chunks (float16 on disk,
   float32 per batch); the permutation of epoch ``e`` comes from the keys ``(1, e)``.
 """
@@ -182,8 +183,12 @@ class ImageStream:
         if self.background_range is not None:
             lo, hi = self.background_range
             fractions = list(gen.uniform(lo, hi, size=self.batch_size))
-        parts = [self._factory(fractions[i]).draw(child(ss, 1 + i), float(y[i]), 1)
-                 for i in range(self.batch_size)]
+        if self.background_range is None:
+            # one batched draw: detector and background calls shared by the batch's items
+            parts = self.factory.draw_items(child(ss, 1), y)
+        else:  # each item's own background fraction: its own factory
+            parts = [self._factory(fractions[i]).draw(child(ss, 1 + i), float(y[i]), 1)
+                     for i in range(self.batch_size)]
         if isinstance(self.spec, SetSpec):
             x = np.stack([make_sets(p.signal, self.spec, n_sets=1)[0] for p in parts])
         else:

@@ -9,6 +9,7 @@ in the signal region ∪ Mbc sideband tested by the detector's track selection
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from hepc9.kinematics import BELLE2, BeamSpec
 from hepc9.physics.constants import ModelConstants
 from hepc9.simulation.reconstruction import Regions, as_stored, regions
 
-__all__ = ["BackgroundBlock", "background_block"]
+__all__ = ["BackgroundBlock", "background_block", "selectable_region"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,25 @@ class BackgroundBlock:
         """Return the first ``n`` candidates of the block (the stream stopped there)."""
         return BackgroundBlock({k: v[:n] for k, v in self.events.items()}, self.regions.head(n),
                                self.tested[self.tested < n])
+
+
+def selectable_region(background: BackgroundConfig,
+                      selection: SelectionConfig) -> BackgroundConfig:
+    """Return ``background`` generated only in the ΔE window that the selection can keep.
+
+    ΔE is drawn independently of every other variable from ``∝ 1 + slope·ΔE``; restricting
+    its range to the selection's ``|ΔE| < delta_e_max`` leaves that density and everything
+    else unchanged for the candidates that can reach the signal region or the sideband, and
+    about four times fewer candidates are drawn per kept one (default ranges).  For users that
+    draw until they hold enough candidates in a region; a fixed physical yield over the whole
+    background region keeps :func:`background_block`'s full range.
+    """
+    lo, hi = background.delta_e_range
+    d = float(selection.delta_e_max)
+    new = (max(lo, -d), min(hi, d))
+    if not new[0] < new[1] or new == (lo, hi):
+        return background
+    return dataclasses.replace(background, delta_e_range=new)
 
 
 def background_block(

@@ -10,15 +10,20 @@ consecutive items.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from hepc9.config import Config
-from hepc9.errors import ConfigError
+from hepc9.errors import ConfigError, DataError
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import WilsonShifts
-from hepc9.simulation.background_blocks import BackgroundBlock, background_block
+from hepc9.simulation.background_blocks import (
+    BackgroundBlock,
+    background_block,
+    selectable_region,
+)
 from hepc9.simulation.columns import DETECTOR_COLUMNS, GENERATOR_COLUMNS, concat, take
 from hepc9.simulation.inputs import ChainInputs, SampleInputs
 from hepc9.simulation.reconstruction import reconstruct
@@ -29,6 +34,7 @@ __all__ = [
     "ChunkEvents",
     "EventFactory",
     "detector_signal",
+    "detector_signal_items",
     "item_sets",
     "signal_region_background",
 ]
@@ -77,6 +83,65 @@ def detector_signal(chain: ChainInputs, sample: SampleInputs, ss: np.random.Seed
     return {k: v[:n] for k, v in concat(parts).items()}
 
 
+def detector_signal_items(chain: ChainInputs, samples: list[SampleInputs],
+                          ss: np.random.SeedSequence, n: int) -> list[dict[str, np.ndarray]]:
+    """Return the first ``n`` reconstructed signal-region events of items at several points.
+
+    The same recipe as :func:`detector_signal`, for one item per entry of ``samples`` (each
+    at its own δC9) with one detector call per round for all of them: the response and the
+    selection do not depend on the point, so the per-call costs are paid once per round, not
+    once per item.  Round ``j`` draws item ``i``'s generator-level events from
+    ``ss/(0, j, i)``, and the lab four-vectors and the detector response of the round from
+    ``ss/(1, j)`` and ``ss/(2, j)``; an item stops drawing once it holds ``n`` events.
+
+    Parameters
+    ----------
+    chain : ChainInputs
+        Chain inputs (detector and selection settings).
+    samples : list of SampleInputs
+        Generator inputs of each item.
+    ss : numpy.random.SeedSequence
+        The batch's stream.
+    n : int
+        Events wanted per item.
+
+    Returns
+    -------
+    list of dict of str to ndarray
+        Per item :data:`DETECTOR_COLUMNS`, ``(n,)`` each.
+    """
+    detector = chain.detector
+    if detector is None:
+        raise ConfigError("detector-level signal needs chain inputs with a detector")
+    k = len(samples)
+    parts: list[list[dict[str, np.ndarray]]] = [[] for _ in range(k)]
+    have = np.zeros(k, dtype=np.int64)
+    rate = 0.5
+    for j in range(_SIGNAL_ROUNDS):
+        short = np.flatnonzero(have < n)
+        if not short.size:
+            break
+        n_try = np.array([math.ceil((n - have[i]) / rate * 1.1) + 64 for i in short])
+        ev = concat([samples[i].sample(int(t), child(ss, 0, j, int(i)))
+                     for i, t in zip(short, n_try, strict=True)])
+        det, reg, _ = reconstruct(ev, detector=detector, selection=chain.selection,
+                                  rng=generator(child(ss, 2, j)),
+                                  constants=samples[0].constants,
+                                  four_rng=generator(child(ss, 1, j)), beam=BELLE2)
+        edges = np.concatenate([[0], np.cumsum(n_try)])
+        for pos, i in enumerate(short):
+            sel = np.flatnonzero(reg.signal[edges[pos]:edges[pos + 1]]) + edges[pos]
+            sel = sel[:n - have[i]]
+            parts[i].append(take(det, sel, DETECTOR_COLUMNS))
+            have[i] += sel.size
+        rate = max(float(reg.signal.sum()) / float(n_try.sum()), 0.02)
+    if np.any(have < n):
+        raise DataError(f"the detector simulation and selection keep too few events "
+                        f"({int(have.min())} of {n} wanted after {_SIGNAL_ROUNDS} rounds); "
+                        "check [detector] and [selection]")
+    return [concat(p) if p else {c: np.empty(0) for c in DETECTOR_COLUMNS} for p in parts]
+
+
 def signal_region_background(
     chain: ChainInputs, ss: np.random.SeedSequence, n_items: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -108,6 +173,8 @@ def signal_region_background(
     background, detector = chain.background, chain.detector
     if background is None or detector is None:
         raise ConfigError("background items need chain inputs with detector and background")
+    # items need a number of region candidates, not a yield: draw only where ΔE can be kept
+    background = selectable_region(background, chain.selection)
     _, n_bkg = chain.split
     need = n_items * n_bkg
     blocks: list[BackgroundBlock] = []
@@ -237,6 +304,43 @@ class EventFactory:
             for k in DETECTOR_COLUMNS
         }
         return ChunkEvents(mixed, sb, offsets, scale)
+
+
+    def draw_items(self, ss: np.random.SeedSequence, labels: np.ndarray) -> list[ChunkEvents]:
+        """Return one item per label (each at its own δC9), drawn together.
+
+        Generator level: item ``i`` is ``draw(ss/(1 + i), labels[i], 1)``.  At detector level
+        the signal of all items comes from :func:`detector_signal_items` (stream ``ss/(0,)``)
+        and their background from one :func:`signal_region_background` call (stream
+        ``ss/(1,)``), so per-call costs are paid once per batch.
+
+        Parameters
+        ----------
+        ss : numpy.random.SeedSequence
+            The batch's stream.
+        labels : ndarray, shape (k,)
+            δC9 of each item.
+
+        Returns
+        -------
+        list of ChunkEvents
+            One single-item chunk per label; with background the items share the sideband
+            arrays and hold their own offsets and scale.
+        """
+        labels = np.asarray(labels, dtype=np.float64)
+        if not self.detector:
+            return [self.draw(child(ss, 1 + i), float(y), 1) for i, y in enumerate(labels)]
+        samples = [self.chain.sample.at(float(y)) for y in labels]
+        sig = detector_signal_items(self.chain, samples, child(ss, 0), self.n_sig)
+        if not self.background or self.n_bkg == 0:
+            return [ChunkEvents(s) for s in sig]
+        sr, sb, offsets, scale = signal_region_background(self.chain, child(ss, 1), len(labels))
+        out = []
+        for i, s in enumerate(sig):
+            mixed = {k: np.concatenate([s[k], sr[k][i * self.n_bkg:(i + 1) * self.n_bkg]])
+                     for k in DETECTOR_COLUMNS}
+            out.append(ChunkEvents(mixed, sb, offsets[i:i + 2], scale[i:i + 1]))
+        return out
 
 
 def item_sets(events: ChunkEvents, n_items: int) -> list[dict[str, np.ndarray]]:
