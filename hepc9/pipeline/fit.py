@@ -106,6 +106,7 @@ def fit_options(config: Config, **overrides: Any) -> FitOptions:
         min_events=fc.min_events,
         minos=fc.minos,
         strategy=fc.strategy,
+        efficiency_error=fc.efficiency_error,
         efficiency_replicas=fc.efficiency_replicas,
         error_seed=config.seed,
     )
