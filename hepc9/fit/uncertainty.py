@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
+from hepc9.fit.kernels import weighted_covariance
 from hepc9.fit.nll import UnbinnedNLL
 from hepc9.fit.packed import monomial_jacobian, monomials
 from hepc9.fit.template_basis import acceptance_terms, log_norm_gradient, template_features
@@ -160,14 +161,13 @@ def _background_weights(nll: UnbinnedNLL, x: np.ndarray) -> np.ndarray:
     return np.concatenate(cols, axis=1)
 
 
-def _efficiency_linear(nll: UnbinnedNLL, x: np.ndarray, y: np.ndarray, w: np.ndarray, p: int):
-    """Efficiency variance from the sample covariance of the contributions ``y`` (n, p[+1])."""
-    # V_y = Σ w² (y − ȳ)(y − ȳ)ᵀ = Σ w² y yᵀ − s ȳᵀ − ȳ sᵀ + (Σ w²) ȳ ȳᵀ with s = Σ w² y
-    mean = w @ y
-    w2 = w * w
-    s2 = w2 @ y
-    cov = (y.T * w2) @ y - np.outer(s2, mean) - np.outer(mean, s2) + w2.sum() * np.outer(mean, mean)
-    b0 = nll.background if y.shape[1] > p else None
+def _efficiency_linear(
+    nll: UnbinnedNLL, x: np.ndarray, coeffs: np.ndarray, g: np.ndarray | None, w: np.ndarray
+) -> np.ndarray:
+    """Efficiency variance from the sample covariance of the contributions (M(x_i)[, g_i/Z])."""
+    p = coeffs.shape[1]
+    cov = weighted_covariance(coeffs, w, g)[1]
+    b0 = None if g is None else nll.background
 
     def shift(step: np.ndarray) -> np.ndarray:
         bkg = None if b0 is None else b0 / (1.0 + step[p])
@@ -248,18 +248,20 @@ def error_components(
         if template.covariance:
             dlog_b = template_features(events, template.orders, template.q2_range) - dlog_z
             # ∂x̂/∂a = −H⁻¹ ∂∇/∂a (the sign does not matter for the variance)
-            grad_a = _background_weights(nll, x).T @ dlog_b
+            # einsum, not BLAS: OpenBLAS takes seconds for this (2, n) @ (n, F) product on
+            # a loaded machine (measured), einsum a millisecond
+            grad_a = np.einsum("em,ef->mf", _background_weights(nll, x), dlog_b)
             sens = np.linalg.solve(nll.value_grad_hessian(x)[2], grad_a)
             var_t = np.einsum("ia,ab,ib->i", sens, np.asarray(template.covariance), sens)
     n_rep = 0
     used = "none"
     if acceptance is not None and method != "none" and not (method == "bootstrap" and replicas < 2):
         coeffs = acceptance.coefficients(params=params, at=at, constants=constants)
-        p = coeffs.shape[1]
-        y = coeffs if g_acc is None else np.concatenate((coeffs, g_acc[:, None]), axis=1)
         if method == "linear":
-            var_e = _efficiency_linear(nll, x, y, acceptance.weights, p)
+            var_e = _efficiency_linear(nll, x, coeffs, g_acc, acceptance.weights)
         else:
+            p = coeffs.shape[1]
+            y = coeffs if g_acc is None else np.concatenate((coeffs, g_acc[:, None]), axis=1)
             var_e = _efficiency_bootstrap(nll, x, y, acceptance.weights, p, replicas, seed)
             n_rep = replicas
         used = method

@@ -188,3 +188,16 @@ def test_fit_file_reports_the_order_scan_and_components(tmp_path, draw_backgroun
             assert scan["chosen"] == [2, 2, 2, 1]
             assert scan["steps"]
             assert not any(s["accepted"] for s in scan["steps"])
+
+
+def test_weighted_covariance_kernel_matches_numpy():
+    from hepc9.fit.kernels import weighted_covariance, weighted_covariance_numpy
+
+    rng = np.random.default_rng(5)
+    y, w, g = rng.normal(size=(500, 3)), rng.uniform(size=500), rng.normal(size=500)
+    for extra in (None, g):
+        m1, c1 = weighted_covariance(y, w, extra)
+        m2, c2 = weighted_covariance_numpy(y, w, extra)
+        assert m1.shape == (3 if extra is None else 4,)
+        np.testing.assert_allclose(m1, m2, rtol=1e-12)
+        np.testing.assert_allclose(c1, c2, rtol=1e-10, atol=1e-14)
