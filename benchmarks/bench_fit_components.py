@@ -62,11 +62,12 @@ def main():
         t2, r2 = best_of(lambda t=tpl, kw=kw: fit_events(
             data, background=t, efficiency_error="bootstrap", efficiency_replicas=20, **kw))
         c, c2 = r1.error_components, r2.error_components
-        fresh = dataclasses.replace(acc, _cache={})  # no cached features: a first fit
+        # a first fit: no features or normalisation cached on the acceptance sample yet
         t3, _ = best_of(lambda t=tpl, kw=kw: fit_events(
-            data, background=t, **{**kw, "acceptance": dataclasses.replace(fresh, _cache={})}))
+            data, background=t, **{**kw, "acceptance": dataclasses.replace(acc, _cache={})}))
         print(f"orders {orders}: plain {t0:.3f} s, linear components {t1:.3f} s, bootstrap(20) "
-              f"{t2:.3f} s, linear first call (cold cache) {t3:.3f} s; bootstrap/linear {t2 / t1:.1f}, linear/plain {t1 / t0:.2f}; "
+              f"{t2:.3f} s, linear first call (cold cache) {t3:.3f} s; bootstrap/linear "
+              f"{t2 / t1:.1f}, linear/plain {t1 / t0:.2f}; "
               f"dc9 = {r1.values['dc9']:+.4f}, stat {c['statistical']['dc9']:.4f}, template "
               f"{c['template']['dc9']:.4f}, efficiency linear {c['efficiency']['dc9']:.4f} / "
               f"bootstrap {c2['efficiency']['dc9']:.4f}, total {r1.errors['dc9']:.4f}")
