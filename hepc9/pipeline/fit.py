@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hepc9.artifacts import write_json
 from hepc9.config import Config
-from hepc9.errors import ConfigError, DataError, OutputExistsError
+from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, OutputExistsError
 from hepc9.fit.acceptance import AcceptanceSample, acceptance_sample
 from hepc9.fit.driver import fit_events
 from hepc9.fit.fisher import CRBResult, cramer_rao
@@ -292,8 +293,20 @@ def fit_file(
             "background template from %d sideband events, orders %s (%s)",
             template.n_events, template.orders, order_scan.criterion,
         )  # fmt: skip
-    result = fit_events(events, options=options.replace(acceptance=acc, background=template),
-                        scan=scan)  # fmt: skip
+    options = options.replace(acceptance=acc, background=template)
+    if acc is not None and acc.evaluate == "reco":
+        # detector level: the window is a cut on the reconstructed q², the one the efficiency
+        # sample was selected with (acceptance_sample), so candidates that the resolution moved
+        # outside it are removed from data and normalisation alike; not an error
+        options = options.replace(outside="drop")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DroppedRowsWarning)
+        result = fit_events(events, options=options, scan=scan)
+    for w in caught:
+        if issubclass(w.category, DroppedRowsWarning) and acc is not None:
+            log.info("%s (reconstructed-q² window cut, as in the efficiency sample)", w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if output is not None:
         data = result.to_dict()
         data["inputs"] = {
