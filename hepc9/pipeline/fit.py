@@ -373,15 +373,17 @@ def crb(
         ).template
     elif background_fraction:
         raise DataError("--background-fraction needs a sideband sample (--sideband) for its shape")
-    return cramer_rao(
-        n_events,
-        at=at,
-        params=options.free,
-        q2_range=window,
-        constants=options.constants,
-        acceptance=acc,
-        background=template,
-        background_fraction=background_fraction,
-        fraction_free=fraction_free,
-        nodes=config.fit.fisher_nodes,
+    kw: dict[str, Any] = {
+        "at": at, "params": options.free, "q2_range": window, "constants": options.constants,
+        "acceptance": acc, "background": template, "background_fraction": background_fraction,
+        "nodes": config.fit.fisher_nodes,
+    }  # fmt: skip
+    result = cramer_rao(n_events, fraction_free=fraction_free, **kw)
+    if template is None or not background_fraction:
+        return result
+    # the bound for the other fraction treatment, side by side (the fit frees the fraction)
+    other = cramer_rao(n_events, fraction_free=not fraction_free, **kw)
+    free_r, fixed_r = (result, other) if fraction_free else (other, result)
+    return dataclasses.replace(
+        result, sigma_fraction_fixed=dict(fixed_r.sigma), sigma_fraction_free=dict(free_r.sigma)
     )

@@ -18,7 +18,7 @@ from hepc9.rootio.native import read_events
 
 
 @pytest.mark.slow
-def test_simulate_output_fits_without_extra_flags(tmp_path):
+def test_simulate_output_fits_without_extra_flags(tmp_path, capsys):
     p = {k: str(tmp_path / f"{k}.root") for k in ("eff_gen", "eff", "gen", "sr", "sb")}
     assert main(["generate", "--events", "60000", "--seed", "11", "--four-vectors",
                  "-o", p["eff_gen"]]) == 0
@@ -45,3 +45,12 @@ def test_simulate_output_fits_without_extra_flags(tmp_path):
     assert comp["template"]["dc9"] > 0
     assert abs(res["values"]["dc9"] + 0.82) < 4 * res["errors"]["dc9"]
     assert abs(res["values"]["f_bkg"] - 0.44) < 4 * res["errors"]["f_bkg"]
+    # the bound with the same inputs: fixed and free background fraction side by side
+    capsys.readouterr()
+    assert main(["crb", "--dc9", "-0.82", "--events", "24000", "--efficiency", p["eff"],
+                 "--sideband", p["sb"], "--background-fraction", "0.44", "--json"]) == 0
+    crb = json.loads(capsys.readouterr().out)
+    fixed, free = crb["sigma_fraction_fixed"], crb["sigma_fraction_free"]
+    assert crb["sigma"] == fixed  # without --fraction-free the bound is the fixed one
+    assert set(free) == {"dc9", "f_bkg"}
+    assert free["dc9"] > fixed["dc9"]  # a free fraction costs information
