@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.errors import DataError
 from hepc9.fit.acceptance import acceptance_sample
 from hepc9.fit.driver import fit_events
 from hepc9.fit.template_basis import template_features
@@ -73,14 +74,16 @@ def _signal(n: int, ss: np.random.SeedSequence, truth: WilsonShifts, window, gen
     }
 
 
-def _background(n: int, gen: np.random.Generator, window) -> dict[str, np.ndarray]:
+def _background(
+    n: int, gen: np.random.Generator, window: tuple[float, float]
+) -> dict[str, np.ndarray]:
     """Exactly ``n`` accepted background events of the template density."""
     a = np.asarray(BACKGROUND_COEFFICIENTS)
     parts, got = [], 0
     while got < n:
         m = 6 * (n - got) + 100
         ev = {
-            "q2": gen.uniform(*window, m),
+            "q2": gen.uniform(window[0], window[1], m),
             "costheta_l": gen.uniform(-1, 1, m),
             "costheta_k": gen.uniform(-1, 1, m),
             "chi": gen.uniform(0, 2 * math.pi, m),
@@ -108,6 +111,8 @@ def _one(ss, *, n_events, fraction, truth, window, efficiency_events, sideband_e
         res = fit_events(data, q2_range=window, acceptance=acc, background=tpl,
                          background_fraction=fraction, minos=True)  # fmt: skip
     c = res.error_components
+    if c is None:  # cannot happen with an acceptance sample; keeps the types honest
+        raise DataError("the detector-like fit returned no error components")
     extra = math.hypot(c["template"]["dc9"], c["efficiency"]["dc9"])
     lo, hi = res.interval("dc9") if res.minos else (math.nan, math.nan)
     v = res.values["dc9"]
