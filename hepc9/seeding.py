@@ -34,6 +34,7 @@ STAGES: dict[str, int] = {
     "fit_toys": 21,
     "fisher": 22,
     "fit_errors": 23,
+    "fit_coverage": 24,
     "train": 30,
     "evaluate": 40,
     "observables": 50,

@@ -155,8 +155,12 @@ class FitConfig:
     template_criterion: Literal["none", "bic", "aic", "lrt"] = "bic"
     #: Largest orders of the template order scan.
     template_max_orders: tuple[int, int, int, int] = (8, 8, 8, 6)
-    #: Poisson-bootstrap replicas of the efficiency sample for the efficiency error component
-    #: (0: not propagated); the template component is propagated from the template covariance.
+    #: How the efficiency-sample statistics enter the error (hepc9.fit.uncertainty): ``linear``
+    #: (delta method from the sample covariance of the per-event normalisation terms, fast),
+    #: ``bootstrap`` (Poisson bootstrap of ``efficiency_replicas`` refits, for validation) or
+    #: ``none``; the template component is propagated from the template covariance.
+    efficiency_error: Literal["linear", "bootstrap", "none"] = "linear"
+    #: Poisson-bootstrap replicas with ``efficiency_error = "bootstrap"`` (0: not propagated).
     efficiency_replicas: int = 20
     #: Extrapolate the template from two Mbc slices of the sideband to the signal region
     #: (mitigation of Mbc-dependent background shapes, hepc9.fit.sideband_slices).

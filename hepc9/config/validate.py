@@ -194,6 +194,11 @@ def _check_fit(cfg: Config, origin: str) -> None:
             f"[fit] template_criterion = {f.template_criterion!r} in {origin} must be one of "
             "none, bic, aic, lrt"
         )
+    if f.efficiency_error not in ("linear", "bootstrap", "none"):
+        raise ConfigError(
+            f"[fit] efficiency_error = {f.efficiency_error!r} in {origin} must be one of "
+            "linear, bootstrap, none"
+        )
     if f.efficiency_replicas < 0 or f.efficiency_replicas == 1:
         raise ConfigError(
             f"[fit] efficiency_replicas = {f.efficiency_replicas} in {origin} must be 0 or >= 2"

@@ -237,6 +237,8 @@ class CRBResult:
     fisher_error : tuple of tuple of float or None
         Monte Carlo error of the per-event information.
     background_fraction : float
+    sigma_fraction_fixed, sigma_fraction_free : dict of str to float or None
+        Both background-fraction treatments side by side (set by ``hepc9 crb`` with background).
     """
 
     parameters: tuple[str, ...]
@@ -249,6 +251,8 @@ class CRBResult:
     method: str
     fisher_error: tuple[tuple[float, ...], ...] | None = None
     background_fraction: float = 0.0
+    sigma_fraction_fixed: dict[str, float] | None = None
+    sigma_fraction_free: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-compatible data."""
@@ -265,6 +269,8 @@ class CRBResult:
             if self.fisher_error is None
             else [list(r) for r in self.fisher_error],
             "background_fraction": self.background_fraction,
+            "sigma_fraction_fixed": self.sigma_fraction_fixed,
+            "sigma_fraction_free": self.sigma_fraction_free,
         }
 
     @classmethod
@@ -282,6 +288,8 @@ class CRBResult:
             method=str(data["method"]),
             fisher_error=None if fe is None else tuple(tuple(float(x) for x in r) for r in fe),
             background_fraction=float(data.get("background_fraction", 0.0)),
+            sigma_fraction_fixed=data.get("sigma_fraction_fixed"),
+            sigma_fraction_free=data.get("sigma_fraction_free"),
         )
 
     def table(self) -> str:
@@ -302,6 +310,11 @@ class CRBResult:
                 f"{per_event / math.sqrt(self.n_events):.5f}; "
                 f"I per event = {self.fisher[i][i]:.5g})"
             )
+        sides = (("fixed", self.sigma_fraction_fixed), ("free", self.sigma_fraction_free))
+        for label, sig in sides:
+            if sig:
+                vals = ", ".join(f"σ({k}) = {v:.5f}" for k, v in sig.items())
+                lines.append(f"  background fraction {label}: {vals}")
         return "\n".join(lines)
 
 

@@ -18,7 +18,14 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["hessian_terms", "hessian_terms_numpy", "nll_terms", "nll_terms_numpy"]
+__all__ = [
+    "hessian_terms",
+    "hessian_terms_numpy",
+    "nll_terms",
+    "nll_terms_numpy",
+    "weighted_covariance",
+    "weighted_covariance_numpy",
+]
 
 #: Floor of the event densities (keeps the logarithm finite).
 _TINY = 1e-300
@@ -232,3 +239,68 @@ def hessian_terms_numpy(
         float(np.sum(np.log(pe))),
         float(dfp.sum()),
     )
+
+
+@njit(cache=True, nogil=True)
+def _wcov_kernel(y, extra, w, use_extra):  # pragma: no cover - compiled
+    n, p = y.shape
+    m = p + 1 if use_extra else p
+    mean = np.zeros(m)
+    for i in range(n):
+        for a in range(p):
+            mean[a] += w[i] * y[i, a]
+        if use_extra:
+            mean[p] += w[i] * extra[i]
+    cov = np.zeros((m, m))
+    row = np.empty(m)
+    for i in range(n):
+        for a in range(p):
+            row[a] = y[i, a] - mean[a]
+        if use_extra:
+            row[p] = extra[i] - mean[p]
+        w2 = w[i] * w[i]
+        for a in range(m):
+            wa = w2 * row[a]
+            for b in range(a, m):
+                cov[a, b] += wa * row[b]
+    for a in range(m):
+        for b in range(a):
+            cov[a, b] = cov[b, a]
+    return mean, cov
+
+
+def weighted_covariance(
+    y: np.ndarray, w: np.ndarray, extra: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ȳ = Σ w_i y_i and V = Σ w_i² (y_i − ȳ)(y_i − ȳ)ᵀ in two passes (numba).
+
+    The covariance of the weighted sum Σ w_i r_i y_i under independent r_i with unit variance
+    (the Poisson bootstrap of a weighted sample).  ``extra`` (n,) is appended as a last column
+    without copying ``y``.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, p)
+    w : ndarray, shape (n,)
+    extra : ndarray, shape (n,), optional
+
+    Returns
+    -------
+    (ndarray (m,), ndarray (m, m))
+        m = p, or p + 1 with ``extra``.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    use = extra is not None
+    e = np.ascontiguousarray(extra if use else np.zeros(1), dtype=np.float64)
+    return _wcov_kernel(y, e, w, use)
+
+
+def weighted_covariance_numpy(
+    y: np.ndarray, w: np.ndarray, extra: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numpy twin of :func:`weighted_covariance`."""
+    full = y if extra is None else np.concatenate((y, np.asarray(extra)[:, None]), axis=1)
+    mean = w @ full
+    d = (full - mean) * w[:, None]
+    return mean, d.T @ d

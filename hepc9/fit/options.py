@@ -68,9 +68,13 @@ class FitOptions:
         Hessian first).
     tolerance : float
         Minuit EDM tolerance factor.
+    efficiency_error : {"linear", "bootstrap", "none"}
+        How :func:`~hepc9.fit.driver.fit_events` propagates the acceptance-sample statistics
+        into the efficiency error component (:mod:`hepc9.fit.uncertainty`): the delta method
+        from the sample covariance (default), a Poisson bootstrap of ``efficiency_replicas``
+        Newton refits, or not at all.
     efficiency_replicas : int
-        Poisson-bootstrap replicas of the acceptance sample for the efficiency error component
-        of :func:`~hepc9.fit.driver.fit_events` (0: not propagated; :mod:`hepc9.fit.uncertainty`).
+        Poisson-bootstrap replicas with ``efficiency_error="bootstrap"`` (0: not propagated).
     error_seed : int
         Master seed of that bootstrap.
     """
@@ -92,6 +96,7 @@ class FitOptions:
     start: Mapping[str, float] | None = None
     max_calls: int | None = None
     tolerance: float = 0.1
+    efficiency_error: Literal["linear", "bootstrap", "none"] = "linear"
     efficiency_replicas: int = 20
     error_seed: int = 0
 
@@ -111,6 +116,11 @@ class FitOptions:
             object.__setattr__(self, "start", dict(self.start))
         if self.outside not in ("raise", "drop"):
             raise DataError(f"outside = {self.outside!r} must be 'raise' or 'drop'")
+        if self.efficiency_error not in ("linear", "bootstrap", "none"):
+            raise DataError(
+                f"efficiency_error = {self.efficiency_error!r} must be 'linear', 'bootstrap' "
+                "or 'none'"
+            )
 
     @classmethod
     def build(cls, options: FitOptions | None = None, /, **overrides: Any) -> FitOptions:

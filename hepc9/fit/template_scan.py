@@ -28,13 +28,8 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError
-from hepc9.fit.templates import (
-    BackgroundTemplate,
-    _log_sum,
-    _quadrature_sets,
-    fit_template,
-    template_features,
-)
+from hepc9.fit.template_basis import _log_sum, _quadrature_sets, template_features
+from hepc9.fit.templates import BackgroundTemplate, fit_template
 
 __all__ = ["CRITERIA", "OrderScan", "scan_template_orders"]
 

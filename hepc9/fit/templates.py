@@ -37,108 +37,19 @@ import numpy as np
 
 from hepc9.errors import DataError
 from hepc9.fit.inputs import resolve_q2_range, select_window
+from hepc9.fit.template_basis import (
+    _log_sum,
+    _quadrature_sets,
+    acceptance_features,
+    acceptance_log_norm,
+    plain_log_norm,
+    template_features,
+)
 from hepc9.physics.constants import SEED_MODEL, ModelConstants
 
 __all__ = ["BackgroundTemplate", "fit_template", "plain_log_norm", "template_features"]
 
-_NODES = 128
-_TWO_PI = 2.0 * math.pi
-
-
-def _legendre_terms(u: np.ndarray, order: int) -> list[np.ndarray]:
-    """Return [P_1(u), ..., P_order(u)] by the three-term recurrence."""
-    out: list[np.ndarray] = []
-    p_prev, p = np.ones_like(u), u
-    for k in range(1, order + 1):
-        out.append(p)
-        p_prev, p = p, ((2 * k + 1) * u * p - k * p_prev) / (k + 1)
-    return out
-
-
-def _dimension_features(
-    values: np.ndarray, dim: int, order: int, q2_range: tuple[float, float]
-) -> list[np.ndarray]:
-    if dim == 0:
-        lo, hi = q2_range
-        return _legendre_terms(2.0 * (values - lo) / (hi - lo) - 1.0, order)
-    if dim in (1, 2):
-        return _legendre_terms(values, order)
-    terms: list[np.ndarray] = []
-    for j in range(1, order + 1):
-        terms.extend((np.cos(j * values), np.sin(j * values)))
-    return terms
-
-
-def template_features(
-    events: Mapping[str, np.ndarray],
-    orders: Sequence[int],
-    q2_range: tuple[float, float],
-) -> np.ndarray:
-    """Return the feature matrix Φ(x) of the exponential template.
-
-    Parameters
-    ----------
-    events : mapping of str to ndarray
-        ``q2 costheta_l costheta_k chi``, shape (n,).
-    orders : (int, int, int, int)
-        Polynomial orders in q², cosθℓ, cosθK and the number of χ harmonics.
-    q2_range : (float, float)
-        Window in GeV² mapped to u ∈ [−1, 1].
-
-    Returns
-    -------
-    ndarray, shape (n, F), float64
-        F = o_q + o_ℓ + o_K + 2 o_χ.
-    """
-    cols = ("q2", "costheta_l", "costheta_k", "chi")
-    feats: list[np.ndarray] = []
-    for dim, (col, order) in enumerate(zip(cols, orders, strict=True)):
-        feats.extend(
-            _dimension_features(np.asarray(events[col], dtype=np.float64), dim, order, q2_range)
-        )
-    n = np.asarray(events["q2"]).size
-    if not feats:
-        return np.zeros((n, 0))
-    return np.stack(feats, axis=1)
-
-
-def _quadrature_sets(
-    orders: Sequence[int], q2_range: tuple[float, float]
-) -> list[tuple[np.ndarray, np.ndarray, slice]]:
-    """Per-dimension (features, weights, feature slice) for the factorised normalisation."""
-    x, w = np.polynomial.legendre.leggauss(_NODES)
-    sets = []
-    start = 0
-    for dim, order in enumerate(orders):
-        nfeat = 2 * order if dim == 3 else order
-        nodes: np.ndarray
-        weights: np.ndarray
-        if dim == 0:
-            lo, hi = q2_range
-            nodes, weights = lo + (x + 1.0) * (hi - lo) / 2.0, w * (hi - lo) / 2.0
-        elif dim in (1, 2):
-            nodes, weights = x, w
-        else:
-            nodes = np.arange(_NODES) * (_TWO_PI / _NODES)
-            weights = np.full(_NODES, _TWO_PI / _NODES)
-        feats = _dimension_features(nodes, dim, order, q2_range)
-        phi = np.stack(feats, axis=1) if feats else np.zeros((_NODES, 0))
-        sets.append((phi, weights, slice(start, start + nfeat)))
-        start += nfeat
-    return sets
-
-
-def _log_sum(phi: np.ndarray, w: np.ndarray, a: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Return ln Σ w exp(Φa), its gradient and Hessian in a."""
-    z = phi @ a
-    zmax = float(z.max()) if z.size else 0.0
-    e = w * np.exp(z - zmax)
-    s = float(e.sum())
-    p = e / s
-    mean = p @ phi
-    cov = (phi * p[:, None]).T @ phi - np.outer(mean, mean)
-    return math.log(s) + zmax, mean, cov
-
+# plain_log_norm and template_features live in hepc9.fit.template_basis (re-exported here)
 
 @dataclass(frozen=True)
 class BackgroundTemplate:
@@ -219,12 +130,10 @@ class BackgroundTemplate:
                 "refit the template with the acceptance sample"
             )
         acceptance.check_window(self.q2_range)
-        log_norm = self._acceptance_log_norm(acceptance)
+        log_norm = acceptance_log_norm(
+            acceptance, self.orders, self.q2_range, np.asarray(self.coefficients)
+        )
         return np.exp(self.log_shape(events) - log_norm)
-
-    def _acceptance_log_norm(self, acceptance: Any) -> float:
-        phi = template_features(acceptance.points, self.orders, self.q2_range)
-        return _log_sum(phi, acceptance.weights, np.asarray(self.coefficients))[0]
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-compatible data."""
@@ -267,16 +176,6 @@ class BackgroundTemplate:
             log_norm=float(log_norm),
             n_events=self.n_events,
         )
-
-
-def plain_log_norm(orders: Sequence[int], q2_range: tuple[float, float], a: np.ndarray) -> float:
-    """Return ln Z = ln ∫ g over the window (factorised quadrature) for coefficients ``a``."""
-    return float(
-        sum(
-            _log_sum(ph, w, a[sl])[0] if ph.shape[1] else math.log(float(w.sum()))
-            for ph, w, sl in _quadrature_sets(orders, q2_range)
-        )
-    )
 
 
 def fit_template(
@@ -333,7 +232,7 @@ def fit_template(
     if acceptance is not None:
         norm_sets = [
             (
-                template_features(acceptance.points, ords, window),
+                acceptance_features(acceptance, ords, window),
                 acceptance.weights,
                 slice(0, nfeat),
             )
@@ -341,24 +240,32 @@ def fit_template(
     else:
         norm_sets = _quadrature_sets(ords, window)
 
+    # trust-exact asks for the value, gradient and Hessian at the same points: one pass each
+    memo: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}
+
+    def moments(a: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        key = np.asarray(a, dtype=np.float64).tobytes()
+        if key not in memo:
+            memo.clear()
+            val = -float(mean_phi @ a)
+            grad = -mean_phi.copy()
+            h = np.zeros((nfeat, nfeat))
+            for ph, w, sl in norm_sets:
+                if ph.shape[1] == 0:
+                    continue
+                ls, g, c = _log_sum(ph, w, a[sl])
+                val += ls
+                grad[sl] += g
+                h[sl, sl] += c
+            memo[key] = (val, grad, h)
+        return memo[key]
+
     def objective(a: np.ndarray) -> tuple[float, np.ndarray]:
-        val = -float(mean_phi @ a)
-        grad = -mean_phi.copy()
-        for ph, w, sl in norm_sets:
-            if ph.shape[1] == 0:
-                continue
-            ls, g, _ = _log_sum(ph, w, a[sl])
-            val += ls
-            grad[sl] += g
-        return val, grad
+        val, grad, _ = moments(a)
+        return val, grad.copy()
 
     def hessian(a: np.ndarray) -> np.ndarray:
-        h = np.zeros((nfeat, nfeat))
-        for ph, w, sl in norm_sets:
-            if ph.shape[1] == 0:
-                continue
-            h[sl, sl] += _log_sum(ph, w, a[sl])[2]
-        return h
+        return moments(a)[2].copy()
 
     a0 = np.zeros(nfeat) if start is None else np.asarray(start, dtype=np.float64)
     if a0.shape != (nfeat,):

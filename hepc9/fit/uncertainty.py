@@ -2,20 +2,30 @@
 
 The fit likelihood depends, besides the data, on two finite samples: the Mbc sideband (through
 the background template coefficients a) and the efficiency simulation (through the
-normalisation 𝕄_ε = Σ w_i M(x_i) and the template normalisation Σ w_i g(x_i)).  Their
+normalisation 𝕄_ε = Σ w_i M(x_i) and the template normalisation Z = Σ w_i g(x_i)).  Their
 statistical fluctuations move the best fit x̂ = (θ̂, f̂); this module measures how much.
 
 Both use the same linearised refit: for perturbed inputs the new minimum is one Newton step
 from x̂, Δx = −H'(x̂)⁻¹ ∇' (exact gradient and Hessian of the perturbed −ln L), which is the
 first-order profile of a simultaneous fit with the perturbed quantities as nuisance parameters.
+The input covariance V is diagonalised, V = Σ_k λ_k v_k v_kᵀ, and the refit is evaluated at
+±√λ_k v_k: σ² = Σ_k ((Δx_k⁺ − Δx_k⁻)/2)², the delta method J V Jᵀ with the Jacobian J taken by
+central differences along the eigenvectors (exact to second order in the step).  Every step is
+one gradient and Hessian over the fitted events only; the large samples enter once.
 
-* **template**: a is moved by ±√λ_k v_k along every eigenvector of the template covariance
-  V_a = H_sb⁻¹/n_sb (:attr:`~hepc9.fit.templates.BackgroundTemplate.covariance`);
-  σ²_tmpl = Σ_k ((Δx_k⁺ − Δx_k⁻)/2)².  It scales as 1/√n_sb.
-* **efficiency**: a Poisson bootstrap of the simulation sample (every event weighted by
-  r ~ Poisson(1), ``replicas`` times, from the stream ``rng(seed, "fit_errors")``) recomputes
-  both normalisations; σ_eff is the spread of x̂ over the replicas.  It scales as
-  1/√n_eff (Kish effective size, reported).
+* **template**: V_a = H_sb⁻¹/n_sb of the sideband fit
+  (:attr:`~hepc9.fit.templates.BackgroundTemplate.covariance`); the background density is moved
+  as ln b(a0 + s) = ln b0 + (Φ_e − ∂ln Z/∂a)·s (first order, the normalisation gradient from
+  :func:`~hepc9.fit.template_basis.log_norm_gradient`).  Scales as 1/√n_sb.
+* **efficiency**, ``method="linear"`` (default): the per-event contributions y_i = (M(x_i),
+  g(x_i)/Z) of the simulation sample have the sample covariance V_y = Σ_i w_i² (y_i − ȳ)(y_i −
+  ȳ)ᵀ (the variance of Σ w_i r_i y_i / Σ w_i r_i to first order under r_i ~ Poisson(1), i.e.
+  the bootstrap's); the steps move 𝕄_ε and Z together.  Scales as 1/√n_eff (Kish
+  effective size, reported).
+* **efficiency**, ``method="bootstrap"``: the Poisson bootstrap itself (``replicas`` reweighted
+  copies from the stream ``rng(seed, "fit_errors")``, one Newton refit each); kept to validate
+  the linear method (tests/fit/test_fit_error_components.py) at ``replicas``× its cost.
+* ``method="none"``: no efficiency component (e.g. ensembles sharing one simulation sample).
 
 The total error is √(σ²_stat + σ²_tmpl + σ²_eff); the fit result keeps it in ``errors`` and the
 components in ``error_components``.
@@ -31,11 +41,17 @@ from typing import Any
 
 import numpy as np
 
+from hepc9.errors import DataError
+from hepc9.fit.kernels import weighted_covariance
 from hepc9.fit.nll import UnbinnedNLL
-from hepc9.fit.templates import template_features
+from hepc9.fit.packed import monomial_jacobian, monomials
+from hepc9.fit.template_basis import acceptance_terms, log_norm_gradient, template_features
 from hepc9.seeding import rng as stream_rng
 
-__all__ = ["ErrorComponents", "error_components", "with_error_components"]
+__all__ = ["EFFICIENCY_METHODS", "ErrorComponents", "error_components", "with_error_components"]
+
+#: Ways to propagate the efficiency-sample statistics (module docstring).
+EFFICIENCY_METHODS: tuple[str, ...] = ("linear", "bootstrap", "none")
 
 
 @dataclass(frozen=True)
@@ -46,11 +62,13 @@ class ErrorComponents:
     ----------
     statistical, template, efficiency, total : dict of str to float
     efficiency_replicas : int
-        Bootstrap replicas used (0: efficiency component not evaluated).
+        Bootstrap replicas used (0 with the linear method or without a component).
     efficiency_effective_size : float or None
         Kish effective size of the efficiency sample (``None`` without one).
     sideband_events : int or None
         Sideband events of the template (``None`` without a template).
+    efficiency_method : str
+        ``linear``, ``bootstrap`` or ``none`` (no efficiency component evaluated).
     """
 
     statistical: dict[str, float]
@@ -60,6 +78,7 @@ class ErrorComponents:
     efficiency_replicas: int = 0
     efficiency_effective_size: float | None = None
     sideband_events: int | None = None
+    efficiency_method: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-compatible data."""
@@ -71,6 +90,7 @@ class ErrorComponents:
             "efficiency_replicas": self.efficiency_replicas,
             "efficiency_effective_size": self.efficiency_effective_size,
             "sideband_events": self.sideband_events,
+            "efficiency_method": self.efficiency_method,
         }
 
 
@@ -88,9 +108,87 @@ def _newton_shift(nll: UnbinnedNLL, norm: np.ndarray, bkg: np.ndarray | None, x:
     return -np.linalg.solve(hess, grad)
 
 
-def _log_sum_exp(w: np.ndarray, z: np.ndarray) -> float:
-    zmax = float(z.max())
-    return math.log(float(w @ np.exp(z - zmax))) + zmax
+def _eigen_steps(cov: np.ndarray) -> list[np.ndarray]:
+    """Return the steps √λ_k v_k (one per positive eigenvalue) of a covariance matrix.
+
+    The eigenvectors are those of the correlation matrix, scaled back by the standard
+    deviations, so inputs of very different scales (packed 𝕄 entries next to Z) keep their
+    directions: Σ_k s_k s_kᵀ = V still holds.
+    """
+    c = np.asarray(cov, dtype=np.float64)
+    sd = np.sqrt(np.clip(np.diag(c), 0.0, None))
+    live = sd > 0.0
+    if not live.any():
+        return []
+    corr = c[np.ix_(live, live)] / np.outer(sd[live], sd[live])
+    lam, vec = np.linalg.eigh(corr)
+    tol = float(lam.max()) * 1e-12
+    steps = []
+    for k in range(lam.size):
+        if lam[k] > tol:
+            step = np.zeros(c.shape[0])
+            step[live] = sd[live] * math.sqrt(lam[k]) * vec[:, k]
+            steps.append(step)
+    return steps
+
+
+def _central_variance(shift: Any, steps: list[np.ndarray], m: int) -> np.ndarray:
+    var = np.zeros(m)
+    for step in steps:
+        var += (0.5 * (shift(step) - shift(-step))) ** 2
+    return var
+
+
+def _background_weights(nll: UnbinnedNLL, x: np.ndarray) -> np.ndarray:
+    """Return c (n, m): ∂∇(−ln L)/∂ln b_e, the gradient's response to each event's background.
+
+    With L_e = (1 − f) S_e(θ) + f b_e, S_e = C_e·m(θ)/𝕄·m(θ): c_eθ = (1 − f) f b_e ∂_θS_e / L_e²
+    and c_ef = −b_e/L_e + (b_e − S_e) f b_e / L_e².
+    """
+    k = nll.k
+    theta = x[:k]
+    f = float(x[k]) if nll.fit_fraction else nll.fraction
+    mono, jac = monomials(theta), monomial_jacobian(theta)
+    gamma = float(nll.normalisation @ mono)
+    sig = nll.coefficients @ mono / gamma
+    dsig = (nll.coefficients @ jac - np.outer(sig, nll.normalisation @ jac)) / gamma
+    b = nll.background
+    like = (1.0 - f) * sig + f * b
+    fb = f * b / like**2
+    cols = [(1.0 - f) * dsig * fb[:, None]]
+    if nll.fit_fraction:
+        cols.append((-b / like + (b - sig) * fb)[:, None])
+    return np.concatenate(cols, axis=1)
+
+
+def _efficiency_linear(
+    nll: UnbinnedNLL, x: np.ndarray, coeffs: np.ndarray, g: np.ndarray | None, w: np.ndarray
+) -> np.ndarray:
+    """Efficiency variance from the sample covariance of the contributions (M(x_i)[, g_i/Z])."""
+    p = coeffs.shape[1]
+    cov = weighted_covariance(coeffs, w, g)[1]
+    b0 = None if g is None else nll.background
+
+    def shift(step: np.ndarray) -> np.ndarray:
+        bkg = None if b0 is None else b0 / (1.0 + step[p])
+        return _newton_shift(nll, nll.normalisation + step[:p], bkg, x)
+
+    return _central_variance(shift, _eigen_steps(cov), x.size)
+
+
+def _efficiency_bootstrap(
+    nll: UnbinnedNLL, x: np.ndarray, y: np.ndarray, w0: np.ndarray, p: int, replicas: int,
+    seed: int,
+) -> np.ndarray:  # fmt: skip
+    gen = stream_rng(seed, "fit_errors")
+    b0 = nll.background if y.shape[1] > p else None
+    shifts = []
+    for _ in range(replicas):
+        w = w0 * gen.poisson(1.0, w0.size)
+        w = w / w.sum()
+        bkg = None if b0 is None else b0 / float(w @ y[:, p])
+        shifts.append(_newton_shift(nll, w @ y[:, :p], bkg, x))
+    return np.var(np.asarray(shifts), axis=0, ddof=1)
 
 
 def error_components(
@@ -104,6 +202,7 @@ def error_components(
     params: tuple[str, ...] = (),
     at: Any = None,
     constants: Any = None,
+    method: str = "linear",
     replicas: int = 20,
     seed: int = 0,
 ) -> ErrorComponents:
@@ -121,8 +220,10 @@ def error_components(
     acceptance : AcceptanceSample, optional
     params, at, constants
         Free shifts, expansion point and model of the fit (for the acceptance normalisation).
+    method : {"linear", "bootstrap", "none"}
+        Efficiency propagation (module docstring).
     replicas : int
-        Poisson-bootstrap replicas of the efficiency sample (0: skip).
+        Poisson-bootstrap replicas with ``method="bootstrap"`` (fewer than 2: skipped).
     seed : int
         Master seed of the bootstrap stream.
 
@@ -130,56 +231,40 @@ def error_components(
     -------
     ErrorComponents
     """
+    if method not in EFFICIENCY_METHODS:
+        raise DataError(f"efficiency error method {method!r} must be one of {EFFICIENCY_METHODS}")
     names = nll.names
     x = np.array([best[n] for n in names])
     var_t = np.zeros(len(names))
     var_e = np.zeros(len(names))
-    phi_e: np.ndarray | None = None
-    phi_a: np.ndarray | None = None
-    a0 = np.zeros(0)
+    g_acc: np.ndarray | None = None
     if template is not None:
-        a0 = np.asarray(template.coefficients)
-        phi_e = template_features(events, template.orders, template.q2_range)
+        a0 = np.asarray(template.coefficients, dtype=np.float64)
+        dlog_z = log_norm_gradient(
+            template.orders, template.q2_range, a0, acceptance=acceptance
+        )[1]
         if acceptance is not None:
-            phi_a = template_features(acceptance.points, template.orders, template.q2_range)
-
-    def bkg_at(a: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        if phi_a is not None:
-            w = acceptance.weights if weights is None else weights
-            log_norm = _log_sum_exp(w, phi_a @ a)
-            return np.exp(phi_e @ a - log_norm)
-        return template.with_coefficients(a).density(events)
-
-    norm0 = nll.normalisation
-    if template is not None and template.covariance:  # a0 set from the template above
-        lam, vec = np.linalg.eigh(np.asarray(template.covariance))
-        for k in range(lam.size):
-            if lam[k] <= 0.0:
-                continue
-            step = math.sqrt(lam[k]) * vec[:, k]
-            up = _newton_shift(nll, norm0, bkg_at(a0 + step), x)
-            down = _newton_shift(nll, norm0, bkg_at(a0 - step), x)
-            var_t += (0.5 * (up - down)) ** 2
+            g_acc = acceptance_terms(acceptance, template.orders, template.q2_range, a0)[2]
+        if template.covariance:
+            dlog_b = template_features(events, template.orders, template.q2_range) - dlog_z
+            # ∂x̂/∂a = −H⁻¹ ∂∇/∂a (the sign does not matter for the variance)
+            # einsum, not BLAS: OpenBLAS takes seconds for this (2, n) @ (n, F) product on
+            # a loaded machine (measured), einsum a millisecond
+            grad_a = np.einsum("em,ef->mf", _background_weights(nll, x), dlog_b)
+            sens = np.linalg.solve(nll.value_grad_hessian(x)[2], grad_a)
+            var_t = np.einsum("ia,ab,ib->i", sens, np.asarray(template.covariance), sens)
     n_rep = 0
-    if acceptance is not None and replicas >= 2:
+    used = "none"
+    if acceptance is not None and method != "none" and not (method == "bootstrap" and replicas < 2):
         coeffs = acceptance.coefficients(params=params, at=at, constants=constants)
-        gen = stream_rng(seed, "fit_errors")
-        shifts = []
-        g0 = b0 = None
-        if template is not None:
-            # the template is fixed here: only its normalisation Σ w g changes per replica
-            b0 = nll.background
-            z0 = None if phi_a is None else phi_a @ a0
-            g0 = None if z0 is None else np.exp(z0 - z0.max())
-        for _ in range(replicas):
-            w = acceptance.weights * gen.poisson(1.0, acceptance.weights.size)
-            w = w / w.sum()
-            bkg = None
-            if b0 is not None and g0 is not None:
-                bkg = b0 * (float(acceptance.weights @ g0) / float(w @ g0))
-            shifts.append(_newton_shift(nll, w @ coeffs, bkg, x))
-        var_e = np.var(np.asarray(shifts), axis=0, ddof=1)
-        n_rep = replicas
+        if method == "linear":
+            var_e = _efficiency_linear(nll, x, coeffs, g_acc, acceptance.weights)
+        else:
+            p = coeffs.shape[1]
+            y = coeffs if g_acc is None else np.concatenate((coeffs, g_acc[:, None]), axis=1)
+            var_e = _efficiency_bootstrap(nll, x, y, acceptance.weights, p, replicas, seed)
+            n_rep = replicas
+        used = method
     stat = {n: float(statistical[n]) for n in names}
     tmpl = {n: float(math.sqrt(v)) for n, v in zip(names, var_t, strict=True)}
     eff = {n: float(math.sqrt(v)) for n, v in zip(names, var_e, strict=True)}
@@ -192,6 +277,7 @@ def error_components(
         efficiency_replicas=n_rep,
         efficiency_effective_size=None if acceptance is None else acceptance.effective_size,
         sideband_events=None if template is None else template.n_events,
+        efficiency_method=used,
     )
 
 
@@ -205,7 +291,7 @@ def with_error_components(lf: Any, result: Any, options: Any) -> Any:
     result : FitResult
         Its best fit.
     options : FitOptions
-        The fit options (template, acceptance, replicas, seed).
+        The fit options (template, acceptance, efficiency method, replicas, seed).
 
     Returns
     -------
@@ -221,6 +307,7 @@ def with_error_components(lf: Any, result: Any, options: Any) -> Any:
         params=options.free,
         at=lf.at,
         constants=options.constants,
+        method=options.efficiency_error,
         replicas=options.efficiency_replicas,
         seed=options.error_seed,
     )

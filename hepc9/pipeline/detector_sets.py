@@ -92,8 +92,8 @@ def _fit_inputs(run_dir: str, cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {"acceptance": acceptance, "outside": "drop",
                            # one efficiency sample serves every pseudo-experiment: its error
                            # is a common shift, not part of the spread the ensemble measures,
-                           # so the per-set bootstrap of `hepc9 fit` is not run here
-                           "efficiency_replicas": 0}
+                           # so the efficiency component of `hepc9 fit` is not evaluated here
+                           "efficiency_error": "none"}
     f = _background_fraction(cfg)
     if f > 0:
         out["background"] = load_template(

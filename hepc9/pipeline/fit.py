@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hepc9.artifacts import write_json
 from hepc9.config import Config
-from hepc9.errors import ConfigError, DataError, OutputExistsError
+from hepc9.errors import ConfigError, DataError, DroppedRowsWarning, OutputExistsError
 from hepc9.fit.acceptance import AcceptanceSample, acceptance_sample
 from hepc9.fit.driver import fit_events
 from hepc9.fit.fisher import CRBResult, cramer_rao
@@ -106,6 +107,7 @@ def fit_options(config: Config, **overrides: Any) -> FitOptions:
         min_events=fc.min_events,
         minos=fc.minos,
         strategy=fc.strategy,
+        efficiency_error=fc.efficiency_error,
         efficiency_replicas=fc.efficiency_replicas,
         error_seed=config.seed,
     )
@@ -291,8 +293,20 @@ def fit_file(
             "background template from %d sideband events, orders %s (%s)",
             template.n_events, template.orders, order_scan.criterion,
         )  # fmt: skip
-    result = fit_events(events, options=options.replace(acceptance=acc, background=template),
-                        scan=scan)  # fmt: skip
+    options = options.replace(acceptance=acc, background=template)
+    if acc is not None and acc.evaluate == "reco":
+        # detector level: the window is a cut on the reconstructed q², the one the efficiency
+        # sample was selected with (acceptance_sample), so candidates that the resolution moved
+        # outside it are removed from data and normalisation alike; not an error
+        options = options.replace(outside="drop")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DroppedRowsWarning)
+        result = fit_events(events, options=options, scan=scan)
+    for w in caught:
+        if issubclass(w.category, DroppedRowsWarning) and acc is not None:
+            log.info("%s (reconstructed-q² window cut, as in the efficiency sample)", w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if output is not None:
         data = result.to_dict()
         data["inputs"] = {
@@ -359,15 +373,17 @@ def crb(
         ).template
     elif background_fraction:
         raise DataError("--background-fraction needs a sideband sample (--sideband) for its shape")
-    return cramer_rao(
-        n_events,
-        at=at,
-        params=options.free,
-        q2_range=window,
-        constants=options.constants,
-        acceptance=acc,
-        background=template,
-        background_fraction=background_fraction,
-        fraction_free=fraction_free,
-        nodes=config.fit.fisher_nodes,
+    kw: dict[str, Any] = {
+        "at": at, "params": options.free, "q2_range": window, "constants": options.constants,
+        "acceptance": acc, "background": template, "background_fraction": background_fraction,
+        "nodes": config.fit.fisher_nodes,
+    }  # fmt: skip
+    result = cramer_rao(n_events, fraction_free=fraction_free, **kw)
+    if template is None or not background_fraction:
+        return result
+    # the bound for the other fraction treatment, side by side (the fit frees the fraction)
+    other = cramer_rao(n_events, fraction_free=not fraction_free, **kw)
+    free_r, fixed_r = (result, other) if fraction_free else (other, result)
+    return dataclasses.replace(
+        result, sigma_fraction_fixed=dict(fixed_r.sigma), sigma_fraction_free=dict(free_r.sigma)
     )

@@ -92,27 +92,68 @@ def test_template_component_grows_for_a_smaller_sideband(draw_background):
     )
 
 
+def _cut(ev):
+    return {k: v[np.abs(ev["costheta_l"]) < 0.85] for k, v in ev.items()}
+
+
+def _simulation(n=80000):
+    return _cut(sample_events(n, seed=31, shifts={}, q2_range=WINDOW, threads=1))
+
+
 def test_efficiency_component_scales_with_the_simulation_size():
-    sim = sample_events(80000, seed=31, shifts={}, q2_range=WINDOW, threads=1)
-    cut = np.abs(sim["costheta_l"]) < 0.85
-    sim = {k: v[cut] for k, v in sim.items()}
-    data = sample_events(5000, seed=32, shifts={"dc9": -0.82}, q2_range=WINDOW, threads=1)
-    data = {k: v[np.abs(data["costheta_l"]) < 0.85] for k, v in data.items()}
+    sim = _simulation()
+    data = _cut(sample_events(5000, seed=32, shifts={"dc9": -0.82}, q2_range=WINDOW, threads=1))
     eff = {}
     for n_sim in (sim["q2"].size, sim["q2"].size // 8):
         acc = acceptance_sample(
             {k: v[:n_sim] for k, v in sim.items()}, generated_at={}, q2_range=WINDOW
         )
-        res = fit_events(data, q2_range=WINDOW, acceptance=acc, efficiency_replicas=30)
+        res = fit_events(data, q2_range=WINDOW, acceptance=acc)
         comp = res.error_components
         assert comp["template"]["dc9"] == 0.0
-        assert comp["efficiency_replicas"] == 30
+        assert comp["efficiency_method"] == "linear"
+        assert comp["efficiency_replicas"] == 0
         assert comp["efficiency_effective_size"] == pytest.approx(acc.effective_size)
         eff[n_sim] = comp["efficiency"]["dc9"]
     small, large = sorted(eff)
-    assert 1.8 < eff[small] / eff[large] < 4.5  # √8 ≈ 2.8
-    again = fit_events(data, q2_range=WINDOW, acceptance=acc, efficiency_replicas=30)
-    assert again.error_components == comp  # one seed fixes the bootstrap
+    assert 2.3 < eff[small] / eff[large] < 3.4  # √8 ≈ 2.8 (the linear method has no noise)
+    boot = fit_events(data, q2_range=WINDOW, acceptance=acc, efficiency_error="bootstrap",
+                      efficiency_replicas=30)
+    assert boot.error_components["efficiency_replicas"] == 30
+    again = fit_events(data, q2_range=WINDOW, acceptance=acc, efficiency_error="bootstrap",
+                       efficiency_replicas=30)
+    assert again.error_components == boot.error_components  # one seed fixes the bootstrap
+    none = fit_events(data, q2_range=WINDOW, acceptance=acc, efficiency_error="none")
+    assert none.error_components["efficiency"]["dc9"] == 0.0
+    assert none.errors["dc9"] == pytest.approx(none.error_components["statistical"]["dc9"])
+
+
+def test_linear_components_match_the_bootstrap_and_full_refits(draw_background):
+    """The delta method agrees with 400 bootstrap refits and with exact template refits."""
+    from hepc9.fit.driver import LikelihoodFit
+
+    acc = acceptance_sample(_simulation(60000), generated_at={}, q2_range=WINDOW)
+    data = _cut(_data(draw_background, n=12000, frac=0.4))
+    tpl = fit_template(_cut(draw_background(3000, 5)), q2_range=WINDOW, orders=ORDERS,
+                       acceptance=acc)
+    kw = {"q2_range": WINDOW, "acceptance": acc, "background": tpl, "background_fraction": 0.4}
+    lin = fit_events(data, **kw)
+    boot = fit_events(data, efficiency_error="bootstrap", efficiency_replicas=400, **kw)
+    for name in ("dc9", "f_bkg"):
+        ratio = lin.error_components["efficiency"][name] / boot.error_components["efficiency"][name]
+        assert 0.85 < ratio < 1.15, (name, ratio)  # bootstrap precision ≈ 1/√800 ≈ 3.5 %
+        assert lin.error_components["template"][name] == boot.error_components["template"][name]
+    # template: full refits (exact renormalisation over the acceptance sample) along the
+    # eigenvectors of the coefficient covariance give the same component
+    lam, vec = np.linalg.eigh(np.asarray(tpl.covariance))
+    var = 0.0
+    for k in range(lam.size):
+        step = np.sqrt(lam[k]) * vec[:, k]
+        fits = [LikelihoodFit.from_events(data, **{**kw, "background": tpl.with_coefficients(
+            np.asarray(tpl.coefficients) + sign * step)}).fit(start=lin.values).values["dc9"]
+            for sign in (1, -1)]
+        var += (0.5 * (fits[0] - fits[1])) ** 2
+    assert lin.error_components["template"]["dc9"] == pytest.approx(np.sqrt(var), rel=0.1)
 
 
 def test_fit_file_reports_the_order_scan_and_components(tmp_path, draw_background):
@@ -147,3 +188,16 @@ def test_fit_file_reports_the_order_scan_and_components(tmp_path, draw_backgroun
             assert scan["chosen"] == [2, 2, 2, 1]
             assert scan["steps"]
             assert not any(s["accepted"] for s in scan["steps"])
+
+
+def test_weighted_covariance_kernel_matches_numpy():
+    from hepc9.fit.kernels import weighted_covariance, weighted_covariance_numpy
+
+    rng = np.random.default_rng(5)
+    y, w, g = rng.normal(size=(500, 3)), rng.uniform(size=500), rng.normal(size=500)
+    for extra in (None, g):
+        m1, c1 = weighted_covariance(y, w, extra)
+        m2, c2 = weighted_covariance_numpy(y, w, extra)
+        assert m1.shape == (3 if extra is None else 4,)
+        np.testing.assert_allclose(m1, m2, rtol=1e-12)
+        np.testing.assert_allclose(c1, c2, rtol=1e-10, atol=1e-14)
