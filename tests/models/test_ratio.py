@@ -75,15 +75,78 @@ def test_two_shifts_and_background_fraction_are_fitted_together():
     res = fit_set(coefficient_vector(m), norm2, params=("dc9", "dc10"))
     assert abs(res["dc9"] - 0.3) < 4 * res["dc9_std"]
     assert abs(res["dc10"]) < 4 * res["dc10_std"]
-    # a flat "background" with odds 1 (its density equals the reference): fraction found
-    coef1 = coefficient_vector(quadratic_coefficients(
-        ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"]))
-    norm1 = coefficient_vector(normalisation_matrix()[None])[0]
-    base = set_nll(np.array([0.3]), coef1, norm1)
-    assert np.isfinite(base)
-    res_b = fit_set(coef1, norm1, np.ones(len(coef1)))
-    assert 0.0 <= res_b["fraction"] <= 1.0
-    assert np.isfinite(res_b["dc9"])
+    assert np.isfinite(set_nll(np.array([0.3, 0.0]), coefficient_vector(m), norm2))
+
+
+def _mixture_sets(truth, fraction, n_sets, n_events, seed, *, f_t=0.4, theta_b=2.0,
+                  distort=0.0):
+    """Sets of signal at ``truth`` and "background" = signal-model events at ``theta_b``.
+
+    The background's density relative to the reference is then known exactly,
+    s = w(θ_b) / W(θ_b), so are π = (1 − f_t) / (1 − f_t + f_t s) and a = π c; ``distort``
+    multiplies π by 1 + distort · (ℓ − R_ℓ) / std(ℓ) (an error correlated with ℓ).
+    """
+    norm = coefficient_vector(normalisation_matrix()[None])[0]
+    phi_b = monomials([theta_b])
+
+    def outputs(ev):
+        c = coefficient_vector(quadratic_coefficients(
+            ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"]))
+        s = (1.0 + c @ phi_b) / (1.0 + norm @ phi_b)
+        pi = (1.0 - f_t) / (1.0 - f_t + f_t * s)
+        pi_hat = np.clip(pi * (1.0 + distort * (c[:, 0] - norm[0]) / 0.065), 0.0, 1.0)
+        return pi[:, None] * c, pi_hat, c
+
+    n_b = round(fraction * n_events)
+    sig = sample_events(n_sets * (n_events - n_b), seed=seed, shifts={"dc9": truth}, threads=1)
+    bkg = sample_events(n_sets * n_b, seed=seed + 1, shifts={"dc9": theta_b}, threads=1)
+    ref_s = sample_events(400_000, seed=seed + 2, threads=1)
+    ref_b = sample_events(400_000, seed=seed + 3, shifts={"dc9": theta_b}, threads=1)
+    mix = [(1.0 - f_t) * np.concatenate([a, p[:, None]], axis=1).mean(axis=0) for a, p, _ in
+           [outputs(ref_s)]] + [f_t * np.concatenate([a, p[:, None]], axis=1).mean(axis=0)
+                                for a, p, _ in [outputs(ref_b)]]
+    tot = mix[0] + mix[1]
+    n_mix = np.concatenate([tot[-1:], tot[:-1]])  # (N_π, N_a)
+    (a_s, p_s, c_s), (a_b, p_b, c_b) = outputs(sig), outputs(bkg)
+    k = n_events - n_b
+    a = np.concatenate([a_s.reshape(n_sets, k, -1), a_b.reshape(n_sets, n_b, -1)], axis=1)
+    p = np.concatenate([p_s.reshape(n_sets, k), p_b.reshape(n_sets, n_b)], axis=1)
+    c = np.concatenate([c_s.reshape(n_sets, k, -1), c_b.reshape(n_sets, n_b, -1)], axis=1)
+    odds = (1.0 - f_t) * (1.0 - p) / (f_t * np.maximum(p, 1e-12))
+    return a, p, n_mix, c, odds, norm
+
+
+@pytest.mark.parametrize("truth", [-0.6, 0.4])
+def test_mixture_likelihood_with_exact_ingredients_has_unit_pulls(truth):
+    a, p, n_mix, *_ = _mixture_sets(truth, 0.3, 30, 4000, 21)
+    out = fit_sets(a, p, n_mix)
+    pulls = (out["dc9"] - truth) / out["std"]
+    assert abs(pulls.mean()) < 3.5 / np.sqrt(30), pulls.mean()
+    assert 0.6 < pulls.std(ddof=1) < 1.4
+    frac = out["background_fraction"]
+    assert abs(frac.mean() - 0.3) < 3.5 * frac.std(ddof=1) / np.sqrt(30), frac
+    with pytest.raises(ShapeError):
+        fit_set(a[0], n_mix[1:], p[0])
+
+
+def test_mixture_likelihood_is_robust_to_errors_of_the_signal_probability():
+    """A 20 % error of π correlated with ℓ: the joint-target mixture stays unbiased at the
+    reference point, the product of separately learned odds and coefficients does not."""
+    n_sets = 30
+    a, p, n_mix, c, odds, norm = _mixture_sets(0.0, 0.4, n_sets, 4000, 31, distort=0.2)
+    out = fit_sets(a, p, n_mix, minos=False)
+    sigma = np.median(out["std"])
+    assert abs(out["dc9"].mean()) < 3.5 * sigma / np.sqrt(n_sets), (out["dc9"].mean(), sigma)
+
+    def product_nll(v, i):  # ln L of the learned-odds form (1 − f) w / W + f s
+        w = np.maximum(1.0 + c[i] @ monomials(v[:1]), 1e-12) / (1.0 + norm @ monomials(v[:1]))
+        return -np.sum(np.log((1.0 - v[1]) * w + v[1] * odds[i]))
+
+    from scipy.optimize import minimize
+
+    old = np.array([minimize(product_nll, [0.0, 0.4], args=(i,), method="Nelder-Mead").x[0]
+                    for i in range(10)])
+    assert abs(old.mean()) > 1.0 * sigma, (old.mean(), sigma)
 
 
 def test_ratio_config_keys_are_validated():
