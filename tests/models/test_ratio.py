@@ -84,7 +84,8 @@ def _mixture_sets(truth, fraction, n_sets, n_events, seed, *, f_t=0.4, distort=0
     The reference density is p₀ = M₀₀ / 𝕄₀₀ (the exact rate), so s = p_b / p₀, the signal
     probability π = (1 − f_t) / (1 − f_t + f_t s) of the reference mixture and a = π c are
     exact; ``distort`` multiplies π by exp(distort · tanh((ℓ − R_ℓ) / 0.065)), a relative
-    error up to ± distort correlated with ℓ.  Returns a, π̂, (N_π, N_a), c, the odds implied by π̂ and R.
+    error up to ± distort correlated with ℓ.  Returns a, π̂, (N_π, N_a), c, the odds implied
+    by π̂, and R.
     """
     big = normalisation_matrix()
     norm = coefficient_vector(big[None])[0]
