@@ -42,9 +42,8 @@ from typing import Any
 import numpy as np
 
 from hepc9.artifacts import write_json
-from hepc9.datasets.sets import DEFAULT_FEATURES, feature_matrix
+from hepc9.datasets.sets import DEFAULT_FEATURES
 from hepc9.errors import ConfigError, OutputExistsError
-from hepc9.kinematics import BELLE2
 from hepc9.models import META_FILE, _backend, save_model
 from hepc9.models.ratio import (
     build,
@@ -56,125 +55,15 @@ from hepc9.models.ratio import (
     per_event_outputs,
 )
 from hepc9.physics.amplitudes import check_params
-from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
+from hepc9.physics.quadratic import normalisation_matrix
 from hepc9.seeding import seed_sequence
-from hepc9.simulation import (
-    ChainInputs,
-    child,
-    generator,
-    reconstruct,
-    signal_region_background,
-)
+from hepc9.simulation import ChainInputs
 from hepc9.train.loop import TrainResult, member_seed
+from hepc9.train.ratio_blocks import RatioBlock, draw_block, reference_sample
 
 __all__ = ["RatioBlock", "draw_block", "fit_network", "train_ratio"]
 
 _STREAM = 5
-
-
-@dataclasses.dataclass
-class RatioBlock:
-    """One block of reference events and their exact targets.
-
-    ``x`` (n, F) raw observed features of the signal, ``y`` (n, K) their exact coefficients;
-    with background ``xb`` (m, F) the features of m = round(n f_t / (1 − f_t)) background
-    candidates, so that signal and background form the reference mixture.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    xb: np.ndarray | None = None
-
-    def mixture(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the mixture's features and joint targets ``(1_sig c, 1_sig)``, (n + m, K + 1)."""
-        if self.xb is None:
-            raise ConfigError("this block has no background")
-        k = self.y.shape[1]
-        t = np.concatenate([np.concatenate([self.y, np.ones((len(self.y), 1))], axis=1),
-                            np.zeros((len(self.xb), k + 1))])
-        return np.concatenate([self.x, self.xb]), t
-
-
-def _reference_sample(chain: ChainInputs, dc9: float) -> Any:
-    return chain.sample.at(dc9)
-
-
-def _truth_coefficients(ev: dict[str, np.ndarray], sample: Any,
-                        params: tuple[str, ...]) -> np.ndarray:
-    mkpi = ev.get("mkpi") if sample.line_shape != "narrow" else None
-    m = quadratic_coefficients(ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"],
-                               params=params, at=sample.shifts, constants=sample.constants,
-                               mkpi=mkpi)
-    return coefficient_vector(m)
-
-
-def draw_block(chain: ChainInputs, ss: np.random.SeedSequence, n: int, *, dc9: float,
-               params: tuple[str, ...], features: tuple[str, ...] = DEFAULT_FEATURES,
-               background: bool = False) -> RatioBlock:
-    """Draw ``n`` reference events (about ``n`` accepted at detector level) with targets.
-
-    Parameters
-    ----------
-    chain : ChainInputs
-        The event chain (generator level without a detector).
-    ss : numpy.random.SeedSequence
-        The block's stream (children ``(0|1|2, 0)`` signal, ``(5, r)`` background).
-    n : int
-        Generated events (generator level) or events tried (detector level).
-    dc9 : float
-        Reference δC9.
-    params : tuple of str
-        Shifts of the quadratic form.
-    features : tuple of str
-        Observed per-event features.
-    background : bool
-        Also draw the mixture's background (needs a chain with background).
-
-    Returns
-    -------
-    RatioBlock
-    """
-    sample = _reference_sample(chain, dc9)
-    ev = sample.sample(int(n), child(ss, 0, 0))
-    if chain.detector is None:
-        return RatioBlock(feature_matrix(ev, features), _truth_coefficients(ev, sample, params))
-    det, reg, _ = reconstruct(ev, detector=chain.detector, selection=chain.selection,
-                              rng=generator(child(ss, 2, 0)), constants=sample.constants,
-                              four_rng=generator(child(ss, 1, 0)), beam=BELLE2)
-    keep = reg.signal
-    # the detector keeps a ``<name>_true`` copy of the true kinematics of every survivor
-    truth = {k: np.asarray(det[f"{k}_true"])[keep] for k in ("q2", "costheta_l",
-                                                            "costheta_k", "chi", "mkpi")}
-    obs: dict[str, np.ndarray] = {k: np.asarray(det[k])[keep] for k in (
-        "q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour") if k in det}
-    block = RatioBlock(feature_matrix(obs, features), _truth_coefficients(truth, sample, params))
-    if background:
-        f = float(chain.background_fraction)
-        block.xb = _background_pool(chain, ss, round(block.x.shape[0] * f / (1.0 - f)), features)
-    return block
-
-
-def _background_pool(chain: ChainInputs, ss: np.random.SeedSequence, n: int,
-                     features: tuple[str, ...]) -> np.ndarray:
-    """Return ``n`` background candidates' features from the signal region and the sideband."""
-    f = float(chain.background_fraction)
-    parts: list[np.ndarray] = []
-    have, r = 0, 0
-    while have < n:
-        if r >= 64:
-            raise ConfigError("the background shapes put too few candidates into the signal "
-                              "region and sideband for the ratio training")
-        # about five sideband candidates per signal-region one (default shapes); top up after
-        want_sr = max(1, math.ceil((n - have) / 6))
-        item = dataclasses.replace(chain, events_per_item=max(2, round(want_sr / f)))
-        sr, sb, _, _ = signal_region_background(item, child(ss, 5, r), 1)
-        x = np.concatenate([feature_matrix(sr, features), feature_matrix(sb, features)])
-        parts.append(x)
-        have += len(x)
-        r += 1
-    pool = np.concatenate(parts)
-    keep = np.sort(generator(child(ss, 6, 0)).permutation(len(pool))[:n])
-    return pool[keep]
 
 
 def _settings(cfg: Any) -> dict[str, Any]:
@@ -312,7 +201,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     cache.clear()
     ratio_info: dict[str, Any] = {
         "params": list(params), "reference": {p: float(getattr(
-            _reference_sample(chain, s["dc9"]).shifts, p)) for p in params},
+            reference_sample(chain, s["dc9"]).shifts, p)) for p in params},
         "target_mean": t_mean.tolist(), "target_std": t_std.tolist(),
         "input_normalisation": norm, "background": bool(with_bkg),
         "features": list(features),
@@ -327,9 +216,10 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     val = block(2, 0, s["block"])
     pred, pi = per_event_outputs(model, info, val.x)
     metrics: dict[str, Any] = {"n": int(val.x.shape[0])}
-    if pi is not None:
+    if pi is not None and val.xb is not None:
         # the conditional coefficients a/π of the signal events, and the signal probability
         _, pi_b = per_event_outputs(model, info, val.xb)
+        assert pi_b is not None  # a background model returns signal probabilities
         pred = pred / np.maximum(pi, 1e-3)[:, None]
         metrics["signal_probability"] = {"signal_mean": float(pi.mean()),
                                          "background_mean": float(pi_b.mean())}
@@ -392,7 +282,7 @@ def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
         b += 1
     if not exact:
         return (sums / count).tolist(), f"mean over {count} accepted reference events"
-    sample = _reference_sample(chain, dc9)
+    sample = reference_sample(chain, dc9)
     big = normalisation_matrix(params=params, at=sample.shifts, constants=sample.constants,
                                q2_range=sample.q2_range)
     r_exact = coefficient_vector(big[None])[0]
