@@ -216,15 +216,19 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     val = block(2, 0, s["block"])
     pred, pi = per_event_outputs(model, info, val.x)
     metrics: dict[str, Any] = {"n": int(val.x.shape[0])}
+    keep = np.ones(len(val.y), dtype=bool)
     if pi is not None and val.xb is not None:
-        # the conditional coefficients a/π of the signal events, and the signal probability
+        # the conditional coefficients a/π of the signal events where signal dominates (π ≥ ½;
+        # a/π is ill-conditioned where π → 0), and the mean signal probability of each class
         _, pi_b = per_event_outputs(model, info, val.xb)
         assert pi_b is not None  # a background model returns signal probabilities
-        pred = pred / np.maximum(pi, 1e-3)[:, None]
+        keep = pi >= 0.5
+        pred = pred / np.maximum(pi, 0.5)[:, None]
         metrics["signal_probability"] = {"signal_mean": float(pi.mean()),
-                                         "background_mean": float(pi_b.mean())}
-    corr = [float(np.corrcoef(pred[:, j], val.y[:, j])[0, 1]) for j in range(k)]
-    mse = float(np.mean(((pred - val.y) / t_std[:k]) ** 2))
+                                         "background_mean": float(pi_b.mean()),
+                                         "signal_dominated": float(keep.mean())}
+    corr = [float(np.corrcoef(pred[keep, j], val.y[keep, j])[0, 1]) for j in range(k)]
+    mse = float(np.mean(((pred[keep] - val.y[keep]) / t_std[:k]) ** 2))
     seconds = time.perf_counter() - t0
     info["training"] = {"blocks": s["blocks"], "block_events": s["block"],
                         "losses": losses, "seconds": seconds, "loss": "mse",
