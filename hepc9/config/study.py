@@ -116,7 +116,8 @@ class TrainConfig:
     #: ``ratio`` estimator (streamed, no dataset): events generated for training (in blocks of
     #: ``ratio_block_events``, each drawn fresh), minibatch, Adam learning rate (cosine decay),
     #: reference δC9 the events are drawn at and the coefficients expanded about, and accepted
-    #: reference events for the normalisation.
+    #: reference events for the normalisation (with background: signal plus background events
+    #: of the reference mixture, which then also joins every training block).
     ratio_events: int = 2_000_000
     ratio_block_events: int = 250_000
     ratio_batch_size: int = 1024

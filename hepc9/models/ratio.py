@@ -11,8 +11,9 @@ whose K = k(k+3)/2 coefficients (:func:`coefficient_vector`) the generator knows
 event from its true kinematics z.  A network regresses them (MSE) from the *observed*
 quantities x; trained on events drawn at θ₀ the optimum is E₀[w(z; θ) | x] = p(x|θ₀+θ) /
 p(x|θ₀) — the detector-level (folded) ratio, acceptance and resolution included.  With a
-background the network has one more output: the logit of a classifier between signal-region
-background and reference signal, whose odds estimate p_b(x) / p₀(x).
+background the network is trained on a reference mixture of signal (at θ₀) and background
+and regresses the *joint* targets 1_sig · c and 1_sig: its outputs are a(x) = E[1_sig c | x]
+and the signal probability π(x) = E[1_sig | x] (see :mod:`hepc9.models.ratio_fit`).
 
 This module holds the builder and the prediction hook; the set likelihood and its iminuit
 maximisation live in :mod:`hepc9.models.ratio_fit`, the streamed training in
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hepc9.errors import ShapeError
+from hepc9.errors import DataError, ShapeError
 from hepc9.models.ratio_fit import fit_sets
 from hepc9.physics.angular import angular_functions_numba
 
@@ -161,7 +162,11 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2,
 
 def per_event_outputs(model: Any, info: Mapping[str, Any],
                       x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return the learned coefficients ``(n, K)`` and background odds ``(n,)`` (or None).
+    """Return the learned coefficients ``(n, K)`` and signal probabilities ``(n,)`` (or None).
+
+    Without background the coefficients are c(x) = E₀[c | x] and the second value is None;
+    with background they are the joint coefficients a(x) = E[1_sig c | x] of the reference
+    mixture and the second value is π(x) = E[1_sig | x].
 
     Parameters
     ----------
@@ -174,17 +179,18 @@ def per_event_outputs(model: Any, info: Mapping[str, Any],
     """
     r = info["ratio"]
     z = encode_features(x, r["input_normalisation"], r["features"])
+    n_out = len(r["target_std"])
     out = np.concatenate([np.asarray(model.predict_on_batch(z[s:s + _PREDICT_BATCH]))
                           for s in range(0, len(z), _PREDICT_BATCH)] or
-                         [np.empty((0, len(r["target_std"]) + int(r["background"])))])
-    k = len(r["target_std"])
-    coef = out[:, :k].astype(np.float64) * np.asarray(r["target_std"]) + np.asarray(
-        r["target_mean"])
-    odds = None
-    if r["background"]:
-        # classifier trained on balanced classes: odds = p_b(x) / p_0(x)
-        odds = np.exp(np.clip(out[:, k].astype(np.float64), -30.0, 30.0))
-    return coef, odds
+                         [np.empty((0, n_out))])
+    val = out.astype(np.float64) * np.asarray(r["target_std"]) + np.asarray(r["target_mean"])
+    k = n_coefficients(len(r["params"]))
+    if not r["background"]:
+        return val[:, :k], None
+    if r.get("background_model") != "mixture":
+        raise DataError("this ratio model predates the mixture background head (learned "
+                         "odds); retrain it")
+    return val[:, :k], val[:, k]
 
 
 def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size: int = 64,
@@ -213,10 +219,10 @@ def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_si
     """
     x = np.asarray(x)
     n_sets, n_ev, n_feat = x.shape
-    coef, odds = per_event_outputs(model, info, x.reshape(-1, n_feat))
+    coef, signal = per_event_outputs(model, info, x.reshape(-1, n_feat))
     r = info["ratio"]
     res = fit_sets(coef.reshape(n_sets, n_ev, -1),
-                   None if odds is None else odds.reshape(n_sets, n_ev),
+                   None if signal is None else signal.reshape(n_sets, n_ev),
                    np.asarray(r["normalisation"]), params=r["params"],
                    reference=r["reference"])
     return res

@@ -1,16 +1,16 @@
 """The set likelihood of the ``ratio`` estimator and its maximisation with iminuit (numpy only).
 
-For a set of n events with learned coefficients c_e (:func:`hepc9.models.ratio.coefficient_vector`
-layout), the normalisation R = E₀[c] over an accepted reference sample and, with background,
-the learned odds s_e = p_b(x_e) / p₀(x_e):
+Without background, for a set of n events with learned coefficients c_e
+(:func:`hepc9.models.ratio.coefficient_vector` layout) and the normalisation R = E₀[c] over an
+accepted reference sample:
 
-    ln L(θ, f) = Σ_e ln[ (1 − f) w_e(θ) / W(θ) + f s_e ],
+    ln L(θ) = Σ_e ln[ w_e(θ) / W(θ) ],
     w_e(θ) = 1 + c_e · φ(θ),   W(θ) = 1 + R · φ(θ),   φ(θ) = (θ_j; θ_i θ_j, i ≤ j),
 
-the likelihood ratio to the reference density p₀ (which drops out of the maximum).  Without
-background f ≡ 0.  The maximum is found by MIGRAD; the error is HESSE's and the 68.3 %
-interval MINOS' (ΔlnL = ½), for one or several free shifts alike, all through the one iminuit
-driver :mod:`hepc9.minuit`.
+    # with background, start at the reference mixture's fraction (where every g_e = 1)
+    start = [0.0] * k + ([1.0 - float(norm[0])] if with_bkg else [])
+    steps = dict.fromkeys(params, 0.1)
+    limits: dict[str, tuple[float, float]] = {}
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def monomials(theta: np.ndarray) -> np.ndarray:
 
 
 def set_nll(theta: np.ndarray, coef: np.ndarray, norm: np.ndarray,
-            odds: np.ndarray | None = None, fraction: float = 0.0) -> float:
+            signal: np.ndarray | None = None, fraction: float = 0.0) -> float:
     """Return −ln L(θ, f) of one set (see the module docstring).
 
     Parameters
@@ -44,37 +44,44 @@ def set_nll(theta: np.ndarray, coef: np.ndarray, norm: np.ndarray,
     theta : array_like, shape (k,)
         Shifts relative to the reference point.
     coef : ndarray, shape (n, K)
-        Learned per-event coefficients.
-    norm : ndarray, shape (K,)
-        Normalisation coefficients R.
-    odds : ndarray, shape (n,), optional
-        Background odds s_e.
+        Learned per-event coefficients c_e (without background) or joint coefficients a_e.
+    norm : ndarray, shape (K,) or (K + 1,)
+        R; with background (N_π, N_a).
+    signal : ndarray, shape (n,), optional
+        Learned signal probabilities π_e (background in the set).
     fraction : float
         Background fraction f.
     """
     phi = monomials(theta)
-    w = 1.0 + coef @ phi
-    big_w = 1.0 + float(norm @ phi)
-    if big_w <= 0.0:
-        return 1e30
-    g = np.maximum(w, _FLOOR) / big_w
-    if odds is not None:
-        g = (1.0 - fraction) * g + fraction * odds
+    norm = np.asarray(norm, dtype=np.float64)
+    if signal is None:
+        big_w = 1.0 + float(norm @ phi)
+        if big_w <= 0.0:
+            return 1e30
+        g = np.maximum(1.0 + coef @ phi, _FLOOR) / big_w
+    else:
+        n_pi = float(norm[0])
+        big_w = n_pi + float(norm[1:] @ phi)
+        if big_w <= 0.0 or not 0.0 < n_pi < 1.0:
+            return 1e30
+        g = ((1.0 - fraction) * np.maximum(signal + coef @ phi, 0.0) / big_w
+             + fraction * np.maximum(1.0 - signal, 0.0) / (1.0 - n_pi))
     return float(-np.sum(np.log(np.maximum(g, _FLOOR))))
 
 
-def fit_set(coef: np.ndarray, norm: np.ndarray, odds: np.ndarray | None = None, *,
+def fit_set(coef: np.ndarray, norm: np.ndarray, signal: np.ndarray | None = None, *,
             params: Sequence[str] = ("dc9",), minos: bool = True) -> dict[str, float]:
     """Maximise the learned likelihood of one set.
 
     Parameters
     ----------
     coef : ndarray, shape (n, K)
-        Learned coefficients.
-    norm : ndarray, shape (K,)
-        Normalisation R.
-    odds : ndarray, shape (n,), optional
-        Background odds; the background fraction is then a free parameter in [0, 1].
+        Learned coefficients (joint coefficients a_e with background).
+    norm : ndarray, shape (K,) or (K + 1,)
+        Normalisation R, or (N_π, N_a) with background.
+    signal : ndarray, shape (n,), optional
+        Learned signal probabilities; the background fraction is then a free parameter in
+        [0, 1].
     params : sequence of str
         Names of the k shifts.
     minos : bool
@@ -92,14 +99,20 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, odds: np.ndarray | None = None, 
     if coef.ndim != 2 or coef.shape[1] != k * (k + 3) // 2:
         raise ShapeError(f"coefficients of shape {coef.shape} do not match {k} shift(s)")
     norm = np.asarray(norm, dtype=np.float64)
-    with_bkg = odds is not None
+    with_bkg = signal is not None
+    if norm.shape != (coef.shape[1] + int(with_bkg),):
+        raise ShapeError(f"normalisation of shape {norm.shape} does not match {coef.shape[1]} "
+                         f"coefficient(s){' and a signal probability' if with_bkg else ''}")
+    if with_bkg:
+        signal = np.asarray(signal, dtype=np.float64)
     names = [*params, "fraction"] if with_bkg else params
 
     def nll(v: np.ndarray) -> float:
         t = np.asarray(v[:k])
-        return set_nll(t, coef, norm, odds, v[k] if with_bkg else 0.0)
+        return set_nll(t, coef, norm, signal, v[k] if with_bkg else 0.0)
 
-    start = [0.0] * k + ([0.3] if with_bkg else [])
+    # with background, start at the reference mixture's fraction (where every g_e = 1)
+    start = [0.0] * k + ([1.0 - float(norm[0])] if with_bkg else [])
     steps = dict.fromkeys(params, 0.1)
     limits: dict[str, tuple[float, float]] = {}
     if with_bkg:
@@ -125,7 +138,7 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, odds: np.ndarray | None = None, 
     return out
 
 
-def fit_sets(coef: np.ndarray, odds: np.ndarray | None, norm: np.ndarray, *,
+def fit_sets(coef: np.ndarray, signal: np.ndarray | None, norm: np.ndarray, *,
              params: Sequence[str] = ("dc9",), reference: Mapping[str, float] | None = None,
              minos: bool = True) -> dict[str, np.ndarray]:
     """Maximise the learned likelihood of every set; values include the reference point.
@@ -133,11 +146,11 @@ def fit_sets(coef: np.ndarray, odds: np.ndarray | None, norm: np.ndarray, *,
     Parameters
     ----------
     coef : ndarray, shape (N, n, K)
-        Learned coefficients per set and event.
-    odds : ndarray, shape (N, n), optional
-        Background odds.
-    norm : ndarray, shape (K,)
-        Normalisation R.
+        Learned (joint) coefficients per set and event.
+    signal : ndarray, shape (N, n), optional
+        Learned signal probabilities (background in the sets).
+    norm : ndarray, shape (K,) or (K + 1,)
+        Normalisation R, or (N_π, N_a) with background.
     params : sequence of str
         Shift names.
     reference : mapping, optional
@@ -156,7 +169,7 @@ def fit_sets(coef: np.ndarray, odds: np.ndarray | None, norm: np.ndarray, *,
     if coef.ndim != 3:
         raise ShapeError(f"expected coefficients (N, n, K), got {coef.shape}")
     ref = dict(reference or {})
-    rows = [fit_set(coef[i], norm, None if odds is None else np.asarray(odds)[i],
+    rows = [fit_set(coef[i], norm, None if signal is None else np.asarray(signal)[i],
                     params=params, minos=minos) for i in range(coef.shape[0])]
     out: dict[str, np.ndarray] = {}
     for p in params:
@@ -170,6 +183,6 @@ def fit_sets(coef: np.ndarray, odds: np.ndarray | None, norm: np.ndarray, *,
     out["lower"] = out[f"{first}_lower"]
     out["upper"] = out[f"{first}_upper"]
     out["valid"] = np.array([r["valid"] for r in rows])
-    if odds is not None:
+    if signal is not None:
         out["background_fraction"] = np.array([r["fraction"] for r in rows])
     return out

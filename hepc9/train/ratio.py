@@ -10,12 +10,22 @@ coefficient vector of its exact quadratic form about θ₀
 The MSE optimum is E₀[target | x], the folded detector-level ratio p(x|θ₀+θ)/p(x|θ₀) — exact
 because the events are drawn at θ₀, the point the coefficients are expanded about (drawn at
 another density the regression would weight the conditional expectation with the wrong
-p(z|x)).  With background, a classifier head learns ln p_b(x)/p₀(x) from signal-region
-background against reference signal in equal numbers.  The normalisation R = E₀[c] is the
-mean learned coefficient over a separate accepted reference sample.
+p(z|x)).  With background the latent class joins the latent variables (Brehmer et al.): the
+network is trained on a reference *mixture* — the signal above and background candidates in
+the proportion f_t = ``[background] fraction`` — and regresses the joint targets (1_sig c,
+1_sig), whose MSE optimum is a(x) = E[1_sig c | x] and the signal probability π(x) = E[1_sig |
+x]; the mixture likelihood (:mod:`hepc9.models.ratio_fit`) is then exact in θ and in the
+fraction.  The background candidates are those of the signal region *and* of the Mbc
+sideband (:func:`hepc9.simulation.signal_region_background`; the background's q²-angle
+shape does not depend on Mbc unless ``[background] mbc_shape_strength`` is set, the same
+assumption as the fit's sideband template), six times more per generated candidate than the
+signal region alone.  The normalisation (R = E₀[c], or N_π, N_a of the mixture) is the mean
+learned output over a separate reference sample.
 
 Random streams: ``seed_sequence(seed, "train", 5, member, part, block)`` with part 0
-(training blocks), 1 (feature and target statistics), 2 (validation), 3 (normalisation).
+(training blocks), 1 (feature and target statistics), 2 (validation), 3 (normalisation);
+inside a block, children ``(0|1|2, 0)`` the signal, ``(5, r)`` background round r and
+``(6, 0)`` the choice of the background candidates kept.
 """
 
 from __future__ import annotations
@@ -32,9 +42,8 @@ from typing import Any
 import numpy as np
 
 from hepc9.artifacts import write_json
-from hepc9.datasets.sets import DEFAULT_FEATURES, feature_matrix
+from hepc9.datasets.sets import DEFAULT_FEATURES
 from hepc9.errors import ConfigError, OutputExistsError
-from hepc9.kinematics import BELLE2
 from hepc9.models import META_FILE, _backend, save_model
 from hepc9.models.ratio import (
     build,
@@ -46,99 +55,15 @@ from hepc9.models.ratio import (
     per_event_outputs,
 )
 from hepc9.physics.amplitudes import check_params
-from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
+from hepc9.physics.quadratic import normalisation_matrix
 from hepc9.seeding import seed_sequence
-from hepc9.simulation import (
-    ChainInputs,
-    child,
-    generator,
-    reconstruct,
-    signal_region_background,
-)
+from hepc9.simulation import ChainInputs
 from hepc9.train.loop import TrainResult, member_seed
+from hepc9.train.ratio_blocks import RatioBlock, draw_block, reference_sample
 
 __all__ = ["RatioBlock", "draw_block", "fit_network", "train_ratio"]
 
 _STREAM = 5
-
-
-@dataclasses.dataclass
-class RatioBlock:
-    """One block of reference events and their exact targets.
-
-    ``x`` (n, F) raw observed features, ``y`` (n, K) exact coefficients; with background the
-    classifier block ``xb`` (m, F), ``yb`` (m,) (1 = background, 0 = reference signal).
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    xb: np.ndarray | None = None
-    yb: np.ndarray | None = None
-
-
-def _reference_sample(chain: ChainInputs, dc9: float) -> Any:
-    return chain.sample.at(dc9)
-
-
-def _truth_coefficients(ev: dict[str, np.ndarray], sample: Any,
-                        params: tuple[str, ...]) -> np.ndarray:
-    mkpi = ev.get("mkpi") if sample.line_shape != "narrow" else None
-    m = quadratic_coefficients(ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"],
-                               params=params, at=sample.shifts, constants=sample.constants,
-                               mkpi=mkpi)
-    return coefficient_vector(m)
-
-
-def draw_block(chain: ChainInputs, ss: np.random.SeedSequence, n: int, *, dc9: float,
-               params: tuple[str, ...], features: tuple[str, ...] = DEFAULT_FEATURES,
-               background: bool = False) -> RatioBlock:
-    """Draw ``n`` reference events (about ``n`` accepted at detector level) with targets.
-
-    Parameters
-    ----------
-    chain : ChainInputs
-        The event chain (generator level without a detector).
-    ss : numpy.random.SeedSequence
-        The block's stream (children ``(0|1|2, 0)`` signal, ``(3|4, j)`` background).
-    n : int
-        Generated events (generator level) or events tried (detector level).
-    dc9 : float
-        Reference δC9.
-    params : tuple of str
-        Shifts of the quadratic form.
-    features : tuple of str
-        Observed per-event features.
-    background : bool
-        Also draw the classifier block (needs a chain with background).
-
-    Returns
-    -------
-    RatioBlock
-    """
-    sample = _reference_sample(chain, dc9)
-    ev = sample.sample(int(n), child(ss, 0, 0))
-    if chain.detector is None:
-        return RatioBlock(feature_matrix(ev, features), _truth_coefficients(ev, sample, params))
-    det, reg, _ = reconstruct(ev, detector=chain.detector, selection=chain.selection,
-                              rng=generator(child(ss, 2, 0)), constants=sample.constants,
-                              four_rng=generator(child(ss, 1, 0)), beam=BELLE2)
-    keep = reg.signal
-    # the detector keeps a ``<name>_true`` copy of the true kinematics of every survivor
-    truth = {k: np.asarray(det[f"{k}_true"])[keep] for k in ("q2", "costheta_l",
-                                                            "costheta_k", "chi", "mkpi")}
-    obs: dict[str, np.ndarray] = {k: np.asarray(det[k])[keep] for k in (
-        "q2", "costheta_l", "costheta_k", "chi", "mkpi", "flavour") if k in det}
-    block = RatioBlock(feature_matrix(obs, features), _truth_coefficients(truth, sample, params))
-    if background:
-        _, n_bkg = chain.split
-        n_sig = block.x.shape[0]
-        n_items = max(1, math.ceil(n_sig / max(n_bkg, 1)))
-        sr, _, _, _ = signal_region_background(chain, ss, n_items)
-        xb_bkg = feature_matrix(sr, features)[:n_sig]
-        m = min(n_sig, xb_bkg.shape[0])
-        block.xb = np.concatenate([block.x[:m], xb_bkg[:m]])
-        block.yb = np.concatenate([np.zeros(m), np.ones(m)]).astype(np.float32)
-    return block
 
 
 def _settings(cfg: Any) -> dict[str, Any]:
@@ -249,10 +174,15 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     stats = block(1, 0, s["block"])
     norm = input_normalisation(expand_features(stats.x, features))
     n_in = len(norm["mean"])
-    t_mean, t_std = stats.y.mean(axis=0), stats.y.std(axis=0)
+
+    def targets(blk: RatioBlock) -> tuple[np.ndarray, np.ndarray]:
+        return blk.mixture() if with_bkg else (blk.x, blk.y)
+
+    t_mean, t_std = targets(stats)[1].mean(axis=0), targets(stats)[1].std(axis=0)
     t_std = np.where(t_std > 0, t_std, 1.0)
     keras.utils.set_random_seed(member_seed(cfg.seed, member))
-    coef_model = build((n_in,), cfg.model, n_outputs=k, name="coefficients")
+    model = build((n_in,), cfg.model, n_outputs=k + int(with_bkg),
+                  name="ratio" if with_bkg else "coefficients")
     cache: dict[int, RatioBlock] = {}
 
     def train_block(b: int) -> RatioBlock:
@@ -261,54 +191,50 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
             cache[b] = stats if b == 0 else block(0, b, s["block"])
         return cache[b]
 
-    def coef_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
-        blk = train_block(b)
-        return (encode_features(blk.x, norm, features),
-                ((blk.y - t_mean) / t_std).astype(np.float32))
+    def train_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = targets(train_block(b))
+        return encode_features(x, norm, features), ((y - t_mean) / t_std).astype(np.float32)
 
     v = 0 if verbose == 0 else 2
-    losses = fit_network(coef_model, coef_xy, s["blocks"], loss="mse", lr=s["lr"],
-                       batch=s["batch"], verbose=v)
-    model = coef_model
-    bkg_losses: list[float] = []
-    if with_bkg:
-        bkg_model = build((n_in,), cfg.model, n_outputs=1, name="background")
-
-        def bkg_xy(b: int) -> tuple[np.ndarray, np.ndarray]:
-            blk = train_block(b)
-            assert blk.xb is not None  # blocks carry background here
-            assert blk.yb is not None
-            return encode_features(blk.xb, norm, features), blk.yb
-
-        bkg_losses = fit_network(bkg_model, bkg_xy, s["blocks"],
-                               loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                               lr=s["lr"], batch=s["batch"], verbose=v)
-        inp = keras.Input(shape=(n_in,), name="event")
-        model = keras.Model(inp, keras.layers.Concatenate(name="outputs")(
-            [coef_model(inp), bkg_model(inp)]), name="ratio")
+    losses = fit_network(model, train_xy, s["blocks"], loss="mse", lr=s["lr"],
+                         batch=s["batch"], verbose=v)
     cache.clear()
     ratio_info: dict[str, Any] = {
         "params": list(params), "reference": {p: float(getattr(
-            _reference_sample(chain, s["dc9"]).shifts, p)) for p in params},
+            reference_sample(chain, s["dc9"]).shifts, p)) for p in params},
         "target_mean": t_mean.tolist(), "target_std": t_std.tolist(),
         "input_normalisation": norm, "background": bool(with_bkg),
         "features": list(features),
     }
+    if with_bkg:
+        ratio_info["background_model"] = "mixture"
+        ratio_info["training_fraction"] = float(chain.background_fraction)
     info = _info(cfg, model_name, features, n_in, ratio_info)
     ratio_info["normalisation"], ratio_info["normalisation_method"] = _normalisation(
         model, info, chain, lambda b: block(3, b, min(s["block"], s["norm_events"])),
         s["norm_events"], s["dc9"], params)
     val = block(2, 0, s["block"])
-    pred, _ = per_event_outputs(model, info, val.x)
-    corr = [float(np.corrcoef(pred[:, j], val.y[:, j])[0, 1]) for j in range(k)]
-    mse = float(np.mean(((pred - val.y) / t_std) ** 2))
+    pred, pi = per_event_outputs(model, info, val.x)
+    metrics: dict[str, Any] = {"n": int(val.x.shape[0])}
+    keep = np.ones(len(val.y), dtype=bool)
+    if pi is not None and val.xb is not None:
+        # the conditional coefficients a/π of the signal events where signal dominates (π ≥ ½;
+        # a/π is ill-conditioned where π → 0), and the mean signal probability of each class
+        _, pi_b = per_event_outputs(model, info, val.xb)
+        assert pi_b is not None  # a background model returns signal probabilities
+        keep = pi >= 0.5
+        pred = pred / np.maximum(pi, 0.5)[:, None]
+        metrics["signal_probability"] = {"signal_mean": float(pi.mean()),
+                                         "background_mean": float(pi_b.mean()),
+                                         "signal_dominated": float(keep.mean())}
+    corr = [float(np.corrcoef(pred[keep, j], val.y[keep, j])[0, 1]) for j in range(k)]
+    mse = float(np.mean(((pred[keep] - val.y[keep]) / t_std[:k]) ** 2))
     seconds = time.perf_counter() - t0
     info["training"] = {"blocks": s["blocks"], "block_events": s["block"],
-                        "losses": losses, "background_losses": bkg_losses,
-                        "seconds": seconds, "loss": "mse",
+                        "losses": losses, "seconds": seconds, "loss": "mse",
                         # the learned likelihood fits the background fraction of every set
                         "background_fraction": "free"}
-    metrics = {"mse": mse, "corr": corr, "n": int(val.x.shape[0])}
+    metrics.update(mse=mse, corr=corr)
     info["validation"] = metrics
     save_model(model, out, info, overwrite=True)
     write_json(out / "history.json",
@@ -322,16 +248,34 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
 def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
                    blocks: Callable[[int], RatioBlock], n_events: int, dc9: float,
                    params: tuple[str, ...]) -> tuple[list[float], str]:
-    """Return R = E₀[learned c] over accepted reference events, and how it was computed.
+    """Return the normalisation over a reference sample, and how it was computed.
 
-    A normalisation error δR shifts every estimate alike by ≈ δR / Var₀(c), so its Monte
-    Carlo error must be far below the set's: at generator level the exact E₀[c_true]
-    (q² integral of the normalisation matrix) is used as a control variate, R = E₀[c_true]
-    + mean(c_learned − c_true), whose spread is that of the small regression residual;
-    with a detector the plain mean over ``n_events`` accepted events.
+    Without background R = E₀[learned c] over accepted reference events.  A normalisation
+    error δR shifts every estimate alike by ≈ δR / Var₀(c), so its Monte Carlo error must be
+    far below the set's: at generator level the exact E₀[c_true] (q² integral of the
+    normalisation matrix) is used as a control variate, R = E₀[c_true] + mean(c_learned −
+    c_true), whose spread is that of the small regression residual; with a detector the plain
+    mean over ``n_events`` accepted events.  With background (N_π, N_a), the means of the
+    learned outputs over the reference mixture, signal and background weighted 1 − f_t : f_t.
     """
     ratio_info = info["ratio"]
-    k = len(ratio_info["target_mean"])
+    k = len(params) * (len(params) + 3) // 2
+    with_bkg = bool(ratio_info["background"])
+    if with_bkg:
+        f = float(ratio_info["training_fraction"])
+        sig, bkg, n_s, n_b, b = np.zeros(k + 1), np.zeros(k + 1), 0, 0, 0
+        while n_s + n_b < n_events:
+            blk = blocks(b)
+            assert blk.xb is not None  # reference blocks carry the mixture's background
+            for x, acc in ((blk.x, sig), (blk.xb, bkg)):
+                a, pi = per_event_outputs(model, info, x)
+                assert pi is not None
+                acc[0] += pi.sum()
+                acc[1:] += a.sum(axis=0)
+            n_s, n_b, b = n_s + len(blk.x), n_b + len(blk.xb), b + 1
+        mix = (1.0 - f) * sig / n_s + f * bkg / n_b
+        return mix.tolist(), (f"(N_pi, N_a) over a reference mixture of {n_s} signal and "
+                              f"{n_b} background events")
     sums, count, b = np.zeros(k), 0, 0
     exact = chain.detector is None and chain.sample.line_shape == "narrow"
     while count < n_events:
@@ -342,7 +286,7 @@ def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
         b += 1
     if not exact:
         return (sums / count).tolist(), f"mean over {count} accepted reference events"
-    sample = _reference_sample(chain, dc9)
+    sample = reference_sample(chain, dc9)
     big = normalisation_matrix(params=params, at=sample.shifts, constants=sample.constants,
                                q2_range=sample.q2_range)
     r_exact = coefficient_vector(big[None])[0]

@@ -79,7 +79,7 @@ def _former_fit_set(coef, norm, odds, params):
     def nll(*v):
         return set_nll(np.asarray(v[:k]), coef, norm, odds, v[k] if with_bkg else 0.0)
 
-    m = Minuit(nll, *([0.0] * k + ([0.3] if with_bkg else [])), name=names)
+    m = Minuit(nll, *([0.0] * k + ([1.0 - float(norm[0])] if with_bkg else [])), name=names)
     m.errordef = Minuit.LIKELIHOOD
     for p in params:
         m.errors[p] = 0.1
@@ -116,5 +116,8 @@ def test_ratio_set_fit_is_bit_identical_to_its_former_minuit_calls(params, backg
     coef = rng.normal(0.0, 0.3, size=(200, n_coef))
     coef[:, k:] = np.abs(coef[:, k:]) * 0.1
     norm = np.linspace(0.01, 0.05, n_coef)
-    odds = rng.uniform(0.2, 2.0, size=200) if background else None
+    # with background: learned signal probabilities and the normalisation (N_π, N_a)
+    odds = rng.uniform(0.2, 0.9, size=200) if background else None
+    if background:
+        norm = np.concatenate([[0.56], norm])
     assert fit_set(coef, norm, odds, params=params) == _former_fit_set(coef, norm, odds, params)

@@ -13,7 +13,7 @@ from hepc9.models.ratio import (
     n_coefficients,
 )
 from hepc9.models.ratio_fit import fit_set, fit_sets, monomials, set_nll
-from hepc9.physics.constants import ZERO_SHIFTS
+from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, q2_limits
 from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients, quadratic_form
 
 
@@ -75,15 +75,86 @@ def test_two_shifts_and_background_fraction_are_fitted_together():
     res = fit_set(coefficient_vector(m), norm2, params=("dc9", "dc10"))
     assert abs(res["dc9"] - 0.3) < 4 * res["dc9_std"]
     assert abs(res["dc10"]) < 4 * res["dc10_std"]
-    # a flat "background" with odds 1 (its density equals the reference): fraction found
-    coef1 = coefficient_vector(quadratic_coefficients(
-        ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"]))
-    norm1 = coefficient_vector(normalisation_matrix()[None])[0]
-    base = set_nll(np.array([0.3]), coef1, norm1)
-    assert np.isfinite(base)
-    res_b = fit_set(coef1, norm1, np.ones(len(coef1)))
-    assert 0.0 <= res_b["fraction"] <= 1.0
-    assert np.isfinite(res_b["dc9"])
+    assert np.isfinite(set_nll(np.array([0.3, 0.0]), coefficient_vector(m), norm2))
+
+
+def _mixture_sets(truth, fraction, n_sets, n_events, seed, *, f_t=0.4, distort=0.0):
+    """Sets of signal at ``truth`` and a background flat in (q², cosθℓ, cosθK, χ).
+
+    The reference density is p₀ = M₀₀ / 𝕄₀₀ (the exact rate), so s = p_b / p₀, the signal
+    probability π = (1 − f_t) / (1 − f_t + f_t s) of the reference mixture and a = π c are
+    exact; ``distort`` multiplies π by exp(distort · tanh((ℓ − R_ℓ) / 0.065)), a relative
+    error up to ± distort correlated with ℓ.  Returns a, π̂, (N_π, N_a), c, the odds implied
+    by π̂, and R.
+    """
+    big = normalisation_matrix()
+    norm = coefficient_vector(big[None])[0]
+    lo, hi = q2_limits(SEED_MODEL)
+    volume = (hi - lo) * 8.0 * np.pi
+
+    def outputs(ev):
+        m = quadratic_coefficients(ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"])
+        c = coefficient_vector(m)
+        s = big[0, 0] / (volume * m[:, 0, 0])
+        pi = (1.0 - f_t) / (1.0 - f_t + f_t * s)
+        pi_hat = np.minimum(pi * np.exp(distort * np.tanh((c[:, 0] - norm[0]) / 0.065)), 1.0)
+        return pi[:, None] * c, pi_hat, c
+
+    def flat(n, rng):
+        return {"q2": rng.uniform(lo, hi, n), "costheta_l": rng.uniform(-1, 1, n),
+                "costheta_k": rng.uniform(-1, 1, n), "chi": rng.uniform(0, 2 * np.pi, n)}
+
+    rng = np.random.default_rng(seed)
+    n_b = round(fraction * n_events)
+    k = n_events - n_b
+    sig = sample_events(n_sets * k, seed=seed, shifts={"dc9": truth}, threads=1)
+    n_ref = 300_000
+    ref = [outputs(sample_events(n_ref, seed=seed + 1, threads=1)), outputs(flat(n_ref, rng))]
+    n_mix = sum(w * np.concatenate([p[:, None], a], axis=1).mean(axis=0)
+                for w, (a, p, _) in zip((1.0 - f_t, f_t), ref, strict=True))
+    parts = [outputs(sig), outputs(flat(n_sets * n_b, rng))]
+    a, p, c = (np.concatenate([parts[0][j].reshape(n_sets, k, -1),
+                               parts[1][j].reshape(n_sets, n_b, -1)], axis=1) for j in range(3))
+    p = p[..., 0]
+    odds = (1.0 - f_t) * (1.0 - p) / (f_t * np.maximum(p, 1e-12))
+    return a, p, n_mix, c, odds, norm
+
+
+@pytest.mark.parametrize("truth", [-0.6, 0.4])
+def test_mixture_likelihood_with_exact_ingredients_has_unit_pulls(truth):
+    a, p, n_mix, *_ = _mixture_sets(truth, 0.3, 30, 4000, 21)
+    out = fit_sets(a, p, n_mix)
+    pulls = (out["dc9"] - truth) / out["std"]
+    assert abs(pulls.mean()) < 3.5 / np.sqrt(30), pulls.mean()
+    assert 0.6 < pulls.std(ddof=1) < 1.4
+    frac = out["background_fraction"]
+    assert abs(frac.mean() - 0.3) < 3.5 * frac.std(ddof=1) / np.sqrt(30), frac
+    with pytest.raises(ShapeError):
+        fit_set(a[0], n_mix[1:], p[0])
+
+
+def test_mixture_likelihood_is_robust_to_errors_of_the_signal_probability():
+    """A 20 % error of π correlated with ℓ: the joint-target mixture stays unbiased at the
+    reference point, the product of separately learned odds and coefficients does not."""
+    n_sets = 30
+    a, p, n_mix, c, odds, norm = _mixture_sets(0.0, 0.4, n_sets, 4000, 31, distort=0.2)
+    a0, p0, n0, *_ = _mixture_sets(0.0, 0.4, n_sets, 4000, 31)  # the same sets, exact π
+    out = fit_sets(a, p, n_mix, minos=False)
+    exact = fit_sets(a0, p0, n0, minos=False)
+    sigma = np.median(exact["std"])
+    # paired with the exact-π fit of the same sets: a shift far below the spread
+    shift = np.mean(out["dc9"] - exact["dc9"])
+    assert abs(shift) < 0.1 * sigma, (shift, sigma)
+
+    def product_nll(v, i):  # ln L of the learned-odds form (1 − f) w / W + f s
+        w = np.maximum(1.0 + c[i] @ monomials(v[:1]), 1e-12) / (1.0 + norm @ monomials(v[:1]))
+        return -np.sum(np.log((1.0 - v[1]) * w + v[1] * odds[i]))
+
+    from scipy.optimize import minimize
+
+    old = np.array([minimize(product_nll, [0.0, 0.4], args=(i,), method="Nelder-Mead").x[0]
+                    for i in range(10)])
+    assert abs(np.mean(old - exact["dc9"][:10])) > 0.3 * sigma, (old, sigma)
 
 
 def test_ratio_config_keys_are_validated():
