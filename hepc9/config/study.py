@@ -64,7 +64,8 @@ class ModelConfig:
 class TrainConfig:
     """Training (see :mod:`hepc9.train`)."""
 
-    #: Keras backend: ``auto`` (``KERAS_BACKEND``, else TensorFlow), ``tensorflow``, ``jax``
+    #: Keras backend: ``auto`` (``KERAS_BACKEND``, else JAX if installed, else TensorFlow),
+    #: ``tensorflow``, ``jax``
     #: or ``torch``.
     backend: str = "auto"
     #: Optimiser and its learning rate (papers/002: SGD; Keras' default SGD rate 0.01).

@@ -2,8 +2,10 @@
 
 Precedence (design.md §4): the ``--backend`` option, then ``[train] backend`` of the
 configuration (``"auto"`` defers), then the ``KERAS_BACKEND`` environment variable, then
-``tensorflow``.  Keras reads ``KERAS_BACKEND`` once, at its first import, so the choice must be
-made before that; once Keras is loaded, asking for another backend is an error.
+``jax`` when it is installed (XLA's CPU convolutions train the 3D ResNet about 20–40× faster
+than TensorFlow's on a 2-core CPU), else ``tensorflow``.  Keras reads ``KERAS_BACKEND`` once,
+at its first import, so the choice must be made before that; once Keras is loaded, asking
+for another backend is an error (asking for none accepts it).
 
 The C++ log lines of TensorFlow and absl (oneDNN notices, ``cpu_feature_guard``, "All log
 messages before absl::InitializeLog() ...") are silenced here too, before the first import:
@@ -13,6 +15,7 @@ INFO messages (``-v``).  Nothing happens at import time of this module.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -20,7 +23,7 @@ from typing import Any
 
 from hepc9.errors import BackendError, did_you_mean
 
-__all__ = ["BACKENDS", "active", "quiet_native_logs", "resolve", "select"]
+__all__ = ["BACKENDS", "active", "default", "quiet_native_logs", "resolve", "select"]
 
 #: Backends Keras 3 can run hepc9 models on.
 BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
@@ -39,7 +42,7 @@ def resolve(*names: str | None) -> str:
     -------
     str
         One of :data:`BACKENDS`: the first definite request, else ``KERAS_BACKEND``, else
-        ``"tensorflow"``.
+        ``"jax"`` when JAX is installed, else ``"tensorflow"``.
 
     Raises
     ------
@@ -55,6 +58,13 @@ def resolve(*names: str | None) -> str:
                 f"unknown Keras backend '{name}'; choose one of {', '.join(BACKENDS)}{hint}"
             )
         return name
+    return default()
+
+
+def default() -> str:
+    """Return the backend used when nothing asks for one: ``jax`` if installed, else TF."""
+    if importlib.util.find_spec("jax") is not None and importlib.util.find_spec("jaxlib"):
+        return "jax"
     return "tensorflow"
 
 
@@ -87,14 +97,16 @@ def active() -> str | None:
     return str(keras.backend.backend())
 
 
-def select(name: str | None = None) -> str:
-    """Make ``name`` the Keras backend, before Keras is imported.
+def select(*names: str | None) -> str:
+    """Make the requested backend Keras', before Keras is imported.
 
     Parameters
     ----------
-    name : str, optional
-        ``"tensorflow"``, ``"jax"``, ``"torch"``, or ``None``/``"auto"`` for the precedence
-        rule (``KERAS_BACKEND``, else TensorFlow; an already loaded Keras is accepted as is).
+    *names : str or None
+        Requests in decreasing priority (as :func:`resolve`): ``"tensorflow"``, ``"jax"``,
+        ``"torch"``, or ``None``/``"auto"`` to defer.  Without a definite request an already
+        loaded Keras is accepted as is; otherwise the precedence rule picks
+        (``KERAS_BACKEND``, else JAX if installed, else TensorFlow).
 
     Returns
     -------
@@ -107,10 +119,11 @@ def select(name: str | None = None) -> str:
         If Keras is already loaded with a different backend, or the backend cannot be imported.
     """
     loaded = active()
+    definite = [n for n in names if n not in (None, "auto", "")]
     if loaded is not None:
-        if name in (None, "auto") or name == loaded:
+        if not definite or definite[0] == loaded:
             return loaded
-        wanted = resolve(name)
+        wanted = resolve(*definite)
         if wanted != loaded:
             raise BackendError(
                 f"Keras is already loaded with the '{loaded}' backend, cannot switch to "
@@ -118,7 +131,7 @@ def select(name: str | None = None) -> str:
                 f"KERAS_BACKEND={wanted})"
             )
         return loaded
-    wanted = resolve(name)
+    wanted = resolve(*names)
     os.environ["KERAS_BACKEND"] = wanted
     quiet_native_logs()
     try:

@@ -161,7 +161,7 @@ def _neural_ensembles(
 ) -> Path:
     """Predictions of a trained estimator on the same pseudo-experiments, in this process."""
     cfg = ctx.cfg
-    _backend.select(_backend.resolve(None, cfg.train.backend))
+    _backend.select(cfg.train.backend)
     model, info = load_predictor(model_dir(ctx, method, level, n_events))
     specs = _chunks(ctx, level, n_events, truths)
 

@@ -138,7 +138,7 @@ def train_from_folder(
     """
     name = model_name or cfg.model.name
     spec = get_spec(name)  # an unknown model fails before any data are opened
-    _backend.select(_backend.resolve(backend, cfg.train.backend))
+    _backend.select(backend, cfg.train.backend)
     verbose: int | str
     if progress is False:
         verbose = 0

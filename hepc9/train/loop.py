@@ -258,7 +258,7 @@ def train_model(
         raise OutputExistsError(
             f"{out} already holds a trained model; choose another --output or remove it"
         )
-    used_backend = _backend.select(_backend.resolve(backend, cfg.train.backend))
+    used_backend = _backend.select(backend, cfg.train.backend)
     import keras
 
     tcfg = cfg.train

@@ -152,7 +152,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     if (out / META_FILE).exists() and not overwrite:
         raise OutputExistsError(
             f"{out} already holds a trained model; choose another --output or remove it")
-    used = _backend.select(_backend.resolve(backend, cfg.train.backend))
+    used = _backend.select(backend, cfg.train.backend)
     import keras
 
     s = _settings(cfg)

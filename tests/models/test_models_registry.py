@@ -31,6 +31,10 @@ def test_resolve_precedence(monkeypatch):
     assert _backend.resolve(None, "tensorflow") == "tensorflow"
     assert _backend.resolve(None, "auto") == "jax"
     monkeypatch.delenv("KERAS_BACKEND")
+    assert _backend.resolve(None, "auto") == _backend.default()
+    # JAX when installed (the fast CPU path), else TensorFlow
+    import importlib.util
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert _backend.resolve(None, "auto") == "tensorflow"
     with pytest.raises(BackendError, match="did you mean 'jax'"):
         _backend.resolve("jaxx")

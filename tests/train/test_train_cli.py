@@ -128,7 +128,7 @@ def test_stream_training_from_the_sampler(tmp_path, capsys):
     info = json.loads((tmp_path / "m" / "model.json").read_text())
     assert info["dataset_index"]["spec"]["bins"] == [6, 6, 6]
     assert info["dataset_index"]["events_per_item"] == 300
-    # streamed labels come from the continuous [datasets] prior (default [-2.5, 1.5])
-    assert info["labels"]["prior"] == {"low": -2.5, "high": 1.5}
+    # streamed labels come from the [datasets] prior (default [-2.5, 1.5], 0.05 lattice)
+    assert info["labels"]["prior"] == {"low": -2.5, "high": 1.5, "step": 0.05}
     assert info["training"]["labels"] == "prior"
     np.testing.assert_allclose(info["labels"]["mean"], -0.5, atol=1e-12)
