@@ -185,6 +185,10 @@ class EvaluateConfig:
     #: Estimators to train and evaluate: ``fit`` (unbinned likelihood), ``resnet3d``,
     #: ``deepsets``, ``event`` (event-by-event classifier).
     methods: tuple[str, ...] = ("fit", "resnet3d", "deepsets", "event")
+    #: Methods of ``methods`` run at the detector level (empty: all of them).  Detector-level
+    #: training items cost ≈ 30× generator-level ones (detector response, background and its
+    #: sideband per item), so a short CPU run may keep the fit and ``ratio`` there only.
+    det_methods: tuple[str, ...] = ()
     #: True δC9 values of the pseudo-experiments; empty means the dataset's test labels.
     truths: tuple[float, ...] = ()
     #: True values of the comparison table (papers/003: the new-physics point −0.82).

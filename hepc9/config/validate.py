@@ -72,6 +72,10 @@ def _check_evaluate(cfg: Config, origin: str) -> None:
     for level in e.levels:
         if level not in LEVELS:
             raise ConfigError(f"[evaluate] levels in {origin}: '{level}' is not 'gen' or 'det'")
+    extra = [m for m in e.det_methods if m not in e.methods]
+    if extra:
+        raise ConfigError(f"[evaluate] det_methods = {list(e.det_methods)} in {origin} names "
+                          f"'{extra[0]}', which is not in methods = {list(e.methods)}")
     if "det" in e.levels and not cfg.detector.enabled:
         raise ConfigError(f"[evaluate] levels in {origin} includes 'det' but [detector] "
                           "enabled = false; enable the detector or drop the 'det' level")

@@ -190,11 +190,11 @@ def stage_evaluate(ctx: RunContext) -> list[Path]:
     outs = []
     for level in cfg.evaluate.levels:
         for n_events in fit_sizes(ctx):
-            if FIT_METHOD in cfg.evaluate.methods:
+            if FIT_METHOD in ctx.methods_at(level):
                 outs.append(_fit_ensembles(ctx, level, n_events, truths))
             if n_events not in cfg.evaluate.events_per_set:
                 continue
-            for method in ctx.neural:
+            for method in ctx.neural_at(level):
                 outs.append(_neural_ensembles(ctx, method, level, n_events, truths))
     outs.append(_comparison(ctx))
     return outs
@@ -239,7 +239,7 @@ def _comparison(ctx: RunContext) -> Path:
             r["level"] = level
         all_rows += rows
         scaling = {}
-        for method in cfg.evaluate.methods:
+        for method in ctx.methods_at(level):
             for t in cfg.evaluate.comparison_truths:
                 pts = [(e.events_per_set, e.at(t).std) for (lv, _, m), (e, _) in ens.items()
                        if lv == level and m == method]

@@ -121,8 +121,8 @@ def stage_datasets(ctx: RunContext) -> list[Path]:
         # streamed training draws fresh items (and its validation splits) from the sampler
         log.info("[train] stream = true: no stored training datasets are built")
         return outs
-    kinds = sorted({item_kind(m) for m in ctx.neural if get_spec(m).needs_dataset})
     for level in cfg.evaluate.levels:
+        kinds = sorted({item_kind(m) for m in ctx.neural_at(level) if get_spec(m).needs_dataset})
         lcfg = level_config(cfg, level)
         for n_events in cfg.evaluate.events_per_set:
             for kind in kinds:
@@ -148,7 +148,7 @@ def stage_train(ctx: RunContext) -> list[Path]:
     outs = []
     for level in cfg.evaluate.levels:
         for n_events in cfg.evaluate.events_per_set:
-            for method in ctx.neural:
+            for method in ctx.neural_at(level):
                 out = _model_dir(ctx, method, level, n_events)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 outs.append(out)

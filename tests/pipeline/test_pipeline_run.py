@@ -122,3 +122,25 @@ def test_dask_local_cluster_is_bit_identical_to_serial():
             assert diff == 0.0, f"{key} differs by {diff}"
     assert len(serial) == 4
     assert sum(len(r["value"]) for r in serial) == 60
+
+
+def test_detector_level_methods_are_a_subset_of_the_methods(tmp_path):
+    from hepc9.artifacts import Manifest
+    from hepc9.errors import ConfigError
+    from hepc9.pipeline.run import RunContext
+
+    base = ["evaluate.methods=['fit','deepsets','ratio']", "evaluate.levels=['gen','det']",
+            "detector.enabled=true"]
+    cfg = load_config(overrides=[*base, "evaluate.det_methods=['fit','ratio']"])
+    ctx = RunContext(cfg=cfg, run_dir=tmp_path, manifest=Manifest(tmp_path, {}, 1))
+    assert ctx.methods_at("gen") == ["fit", "deepsets", "ratio"]
+    assert ctx.methods_at("det") == ["fit", "ratio"]
+    assert "deepsets" in ctx.neural_at("gen")
+    assert "deepsets" not in ctx.neural_at("det")
+    assert "ratio" in ctx.neural_at("det")
+    # empty: every method at both levels
+    full = RunContext(cfg=load_config(overrides=base), run_dir=tmp_path,
+                      manifest=Manifest(tmp_path, {}, 1))
+    assert full.methods_at("det") == full.methods_at("gen")
+    with pytest.raises(ConfigError, match="det_methods.*'event'.*not in methods"):
+        load_config(overrides=[*base, "evaluate.det_methods=['fit','event']"])
