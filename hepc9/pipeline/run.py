@@ -82,14 +82,14 @@ class RunContext:
         return [m for m in model_names() if m in self.cfg.evaluate.methods]
 
     def methods_at(self, level: str) -> list[str]:
-        """Enabled methods (``fit`` and neural) at ``level`` (``[evaluate] det_methods``)."""
+        """Return the enabled methods (fit and neural) at ``level`` (``[evaluate] det_methods``)."""
         e = self.cfg.evaluate
         if level == "det" and e.det_methods:
             return [m for m in e.methods if m in e.det_methods]
         return list(e.methods)
 
     def neural_at(self, level: str) -> list[str]:
-        """Enabled neural methods at ``level``, in registry order."""
+        """Return the enabled neural methods at ``level``, in registry order."""
         here = self.methods_at(level)
         return [m for m in self.neural if m in here]
 

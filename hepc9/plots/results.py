@@ -91,6 +91,9 @@ def plot_linearity(results: Sequence[EnsembleResult], *, scaled: bool = True) ->
             div = np.array([math.sqrt(p.n) for p in res.points]) if scaled else 1.0
             err = np.vstack([[p.sigma_l for p in res.points],
                              [p.sigma_r for p in res.points]]) / div
+            # σL = mean − 16 % quantile (σR alike) is negative for a distribution so skewed
+            # that its mean lies outside the central 68 %: draw no bar on that side
+            err = np.maximum(np.nan_to_num(err, nan=0.0), 0.0)
             seen = np.array(res.seen)
             color = f"C{k}"
             slope = ""

@@ -142,5 +142,5 @@ def test_detector_level_methods_are_a_subset_of_the_methods(tmp_path):
     full = RunContext(cfg=load_config(overrides=base), run_dir=tmp_path,
                       manifest=Manifest(tmp_path, {}, 1))
     assert full.methods_at("det") == full.methods_at("gen")
-    with pytest.raises(ConfigError, match="det_methods.*'event'.*not in methods"):
+    with pytest.raises(ConfigError, match=r"det_methods.*'event'.*not in methods"):
         load_config(overrides=[*base, "evaluate.det_methods=['fit','event']"])
