@@ -198,6 +198,10 @@ def _ratio(r: Mapping[str, Any]) -> tuple[float | None, float]:
     return None, 0.0
 
 
+#: Top of the σ/σ_CRB axis: bars beyond it are clipped and labelled with their value.
+_RATIO_TOP = 4.0
+
+
 def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
     """Slope-corrected resolution over the matched bound, (σ/slope)/σ_CRB, per method.
 
@@ -236,9 +240,14 @@ def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
                 r = match[0]
                 y, err = _ratio(r)
                 flagged = not r.get("headline", True)
-                ax.bar(xi, y, width, yerr=err, capsize=2, color=f"C{k}",
+                off = y is not None and y > _RATIO_TOP
+                ax.bar(xi, _RATIO_TOP if off else y, width,
+                       yerr=None if off else err, capsize=2, color=f"C{k}",
                        alpha=0.4 if flagged else 1.0, hatch="//" if flagged else None,
                        label=None if m in labelled else m)
+                if off and y is not None:  # off scale: the value is written on the bar
+                    ax.text(xi, _RATIO_TOP * 0.97, f"{y:.0f}" if y >= 10 else f"{y:.1f}",
+                            ha="center", va="top", rotation=90, fontsize=8)
                 labelled.add(m)
                 if r.get("corrected_over_crb") is not None and r.get("sigma_over_crb"):
                     raw = r"raw $\sigma/\sigma_{\rm CRB}$"
@@ -246,7 +255,7 @@ def plot_sigma_over_crb(rows: Sequence[Mapping[str, Any]]) -> Figure:
                             label=None if raw in labelled else raw)
                     labelled.add(raw)
         ax.axhline(1.0, color="k", lw=1, ls="--", label="Cramér–Rao bound")
-        ax.set_ylim(bottom=0.0)
+        ax.set_ylim(0.0, min(ax.get_ylim()[1], _RATIO_TOP * 1.05))
         ax.set_xticks(np.arange(len(groups)),
                       [(f"{lv}\n" if lv else "") + rf"$\delta C_9={t:+.2f}$" + f"\nN={n}"
                        for lv, t, n in groups], fontsize=10)
