@@ -31,6 +31,16 @@ def _ensemble(slope=0.5, sigma=0.1, n=200, **kw):
     return summarise_ensemble("net", preds, events_per_set=1000, **kw)
 
 
+def _with_intervals():
+    """Slope 0.5, σ 0.1, 200 sets per truth; exactly 150 of the 200 intervals at 0 cover it."""
+    preds = {t: _exact(0.5 * t + 0.05, 0.1, 200, i) for i, t in enumerate(TRUTHS)}
+    lo = {t: np.full(200, t - 1.0) for t in TRUTHS}
+    hi = {t: np.full(200, t + 1.0) for t in TRUTHS}
+    hi[0.0][:50] = -0.5
+    return summarise_ensemble("net", preds, events_per_set=1000,
+                              intervals={t: (lo[t], hi[t]) for t in TRUTHS})
+
+
 def test_resolution_formulas_hand_computed():
     res = _ensemble()
     lin = res.linearity
@@ -55,13 +65,7 @@ def test_resolution_formulas_hand_computed():
 
 
 def test_rows_slope_corrected_ratio_bias_rmse_and_coverage():
-    preds = {t: _exact(0.5 * t + 0.05, 0.1, 200, i) for i, t in enumerate(TRUTHS)}
-    # intervals: exactly 150 of the 200 at truth 0 contain it
-    lo = {t: np.full(200, t - 1.0) for t in TRUTHS}
-    hi = {t: np.full(200, t + 1.0) for t in TRUTHS}
-    hi[0.0][:50] = -0.5
-    res = summarise_ensemble("net", preds, events_per_set=1000,
-                             intervals={t: (lo[t], hi[t]) for t in TRUTHS})
+    res = _with_intervals()
     rows = comparison_rows([res], {(0.0, 1000): 0.25}, truths=[0.0])
     (r,) = rows
     assert r["slope"] == pytest.approx(0.5)
@@ -145,12 +149,7 @@ def test_prior_edge_excludes_trained_rows_not_the_fit():
 
 
 def test_terminal_table_shows_errors_and_coverage():
-    preds = {t: _exact(0.5 * t + 0.05, 0.1, 200, i) for i, t in enumerate(TRUTHS)}
-    lo = {t: np.full(200, t - 1.0) for t in TRUTHS}
-    hi = {t: np.full(200, t + 1.0) for t in TRUTHS}
-    hi[0.0][:50] = -0.5
-    res = summarise_ensemble("net", preds, events_per_set=1000,
-                             intervals={t: (lo[t], hi[t]) for t in TRUTHS})
+    res = _with_intervals()
     (line,) = comparison_text(comparison_rows([res], {(0.0, 1000): 0.25},
                                               truths=[0.0])).splitlines()[1:]
     assert "+0.0500 ± 0.0071" in line  # bias ± σ/√n
