@@ -15,7 +15,8 @@ Modules (one job each):
   rules (:func:`reconstruct`, :func:`as_stored`, :func:`regions`).
 * :mod:`~hepc9.simulation.background_blocks` — background candidates after the track
   acceptance (:func:`background_block`).
-* :mod:`~hepc9.simulation.topup` — the one retry/top-up loop (:func:`top_up`).
+* :mod:`~hepc9.simulation.topup` — the one retry/top-up loop (:func:`top_up`; :func:`top_up_each`
+  for several streams at once).
 * :mod:`~hepc9.simulation.factory` — :class:`EventFactory`, items at a δC9 point.
 * :mod:`~hepc9.simulation.streams` — sub-streams of a chunk's seed sequence.
 * :mod:`~hepc9.simulation.columns` — item column sets; column-wise take and concatenate.
@@ -71,7 +72,7 @@ from hepc9.simulation.reconstruction import (
     regions,
 )
 from hepc9.simulation.streams import child, generator
-from hepc9.simulation.topup import stop_after, top_up
+from hepc9.simulation.topup import stop_after, top_up, top_up_each
 
 __all__ = [
     "DETECTOR_COLUMNS",
@@ -100,4 +101,5 @@ __all__ = [
     "stop_after",
     "take",
     "top_up",
+    "top_up_each",
 ]

@@ -10,13 +10,12 @@ consecutive items.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from hepc9.config import Config
-from hepc9.errors import ConfigError, DataError
+from hepc9.errors import ConfigError
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import WilsonShifts
 from hepc9.simulation.background_blocks import (
@@ -28,7 +27,7 @@ from hepc9.simulation.columns import DETECTOR_COLUMNS, GENERATOR_COLUMNS, concat
 from hepc9.simulation.inputs import ChainInputs, SampleInputs
 from hepc9.simulation.reconstruction import reconstruct
 from hepc9.simulation.streams import child, generator
-from hepc9.simulation.topup import stop_after, top_up
+from hepc9.simulation.topup import stop_after, top_up, top_up_each
 
 __all__ = [
     "ChunkEvents",
@@ -40,6 +39,8 @@ __all__ = [
 ]
 
 _SIGNAL_ROUNDS = 64
+_SIGNAL_SHORT = ("the detector simulation and selection keep too few events ({have} of {need} "
+                 "wanted after {rounds} rounds); check [detector] and [selection]")
 
 
 def detector_signal(chain: ChainInputs, sample: SampleInputs, ss: np.random.SeedSequence,
@@ -76,8 +77,7 @@ def detector_signal(chain: ChainInputs, sample: SampleInputs, ss: np.random.Seed
         return int(reg.signal.sum())
 
     top_up(draw, n, first_rate=0.5, min_rate=0.02, max_rounds=_SIGNAL_ROUNDS,
-           error="the detector simulation and selection keep too few events ({have} of "
-                 "{need} wanted after {rounds} rounds); check [detector] and [selection]")
+           error=_SIGNAL_SHORT)
     if not parts:  # nothing wanted
         return {k: np.empty(0) for k in DETECTOR_COLUMNS}
     return {k: v[:n] for k, v in concat(parts).items()}
@@ -113,33 +113,27 @@ def detector_signal_items(chain: ChainInputs, samples: list[SampleInputs],
     detector = chain.detector
     if detector is None:
         raise ConfigError("detector-level signal needs chain inputs with a detector")
-    k = len(samples)
-    parts: list[list[dict[str, np.ndarray]]] = [[] for _ in range(k)]
-    have = np.zeros(k, dtype=np.int64)
-    rate = 0.5
-    for j in range(_SIGNAL_ROUNDS):
-        short = np.flatnonzero(have < n)
-        if not short.size:
-            break
-        n_try = np.array([math.ceil((n - have[i]) / rate * 1.1) + 64 for i in short])
-        ev = concat([samples[i].sample(int(t), child(ss, 0, j, int(i)))
-                     for i, t in zip(short, n_try, strict=True)])
+    parts: list[list[dict[str, np.ndarray]]] = [[] for _ in samples]
+
+    def draw(j: int, n_try: np.ndarray, have: np.ndarray) -> np.ndarray:
+        short = np.flatnonzero(n_try)
+        ev = concat([samples[i].sample(int(n_try[i]), child(ss, 0, j, int(i))) for i in short])
         det, reg, _ = reconstruct(ev, detector=detector, selection=chain.selection,
                                   rng=generator(child(ss, 2, j)),
                                   constants=samples[0].constants,
                                   four_rng=generator(child(ss, 1, j)), beam=BELLE2)
-        edges = np.concatenate([[0], np.cumsum(n_try)])
+        edges = np.concatenate([[0], np.cumsum(n_try[short])])
+        kept = np.zeros(len(samples), dtype=np.int64)
         for pos, i in enumerate(short):
             sel = np.flatnonzero(reg.signal[edges[pos]:edges[pos + 1]]) + edges[pos]
-            sel = sel[:n - have[i]]
             parts[i].append(take(det, sel, DETECTOR_COLUMNS))
-            have[i] += sel.size
-        rate = max(float(reg.signal.sum()) / float(n_try.sum()), 0.02)
-    if np.any(have < n):
-        raise DataError(f"the detector simulation and selection keep too few events "
-                        f"({int(have.min())} of {n} wanted after {_SIGNAL_ROUNDS} rounds); "
-                        "check [detector] and [selection]")
-    return [concat(p) if p else {c: np.empty(0) for c in DETECTOR_COLUMNS} for p in parts]
+            kept[i] = sel.size
+        return kept
+
+    top_up_each(draw, [n] * len(samples), first_rate=0.5, min_rate=0.02,
+                max_rounds=_SIGNAL_ROUNDS, error=_SIGNAL_SHORT)
+    return [{k: v[:n] for k, v in concat(p).items()} if p
+            else {c: np.empty(0) for c in DETECTOR_COLUMNS} for p in parts]
 
 
 def signal_region_background(

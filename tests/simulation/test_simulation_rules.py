@@ -21,6 +21,7 @@ from hepc9.simulation import (
     regions,
     stop_after,
     top_up,
+    top_up_each,
 )
 
 SHIFTS = ["generate.dc7=0.05", "generate.dc10=0.5", "generate.c9p=0.3", "generate.dc9=-0.4"]
@@ -151,6 +152,42 @@ def test_top_up_sizes_rounds_and_errors():
     with pytest.raises(DataError, match="kept 0 of 5 after 3"):
         top_up(lambda j, n, h: 0, 5, first_rate=0.5, min_rate=0.02, max_rounds=3,
                error="kept {have} of {need} after {rounds}")
+
+
+def test_top_up_each_tops_up_only_the_short_streams():
+    calls = []
+
+    def draw(j, n_try, have):
+        calls.append((j, n_try.tolist(), have.tolist()))
+        return n_try // 4
+
+    # stream 1 needs nothing: it never draws; stream 0 and 2 share one rate per round
+    assert top_up_each(draw, [100, 0, 30], first_rate=0.5, min_rate=0.02, max_rounds=10,
+                       error="x") == 2
+    assert calls[0] == (0, [285, 0, 130], [0, 0, 0])  # ceil(30 / 0.5 · 1.1) = 66
+    assert calls[1][1][1] == 0
+    assert calls[1][2] == [71, 0, 32]
+    assert calls[1][1][2] == 0  # stream 2 holds 32 ≥ 30 after round 0
+    with pytest.raises(DataError, match="kept 0 of 5 after 3"):
+        top_up_each(lambda j, n, h: np.where(np.arange(2) == 0, n, 0), [5, 5],
+                    first_rate=0.5, min_rate=0.02, max_rounds=3,
+                    error="kept {have} of {need} after {rounds}")
+
+
+def test_top_up_is_top_up_each_of_one_stream():
+    seen_one, seen_each = [], []
+
+    def one(j, n_try, have):
+        seen_one.append((j, n_try, have))
+        return n_try // 3
+
+    def each(j, n_try, have):
+        seen_each.append((j, int(n_try[0]), int(have[0])))
+        return n_try // 3
+
+    kwargs = {"first_rate": 0.4, "min_rate": 0.02, "max_rounds": 20, "error": "x"}
+    assert top_up(one, 1000, **kwargs) == top_up_each(each, [1000], **kwargs)
+    assert seen_one == seen_each
 
 
 def test_stop_after_ends_at_the_needed_event():
