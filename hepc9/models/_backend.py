@@ -10,7 +10,9 @@ for another backend is an error (asking for none accepts it).
 The C++ log lines of TensorFlow and absl (oneDNN notices, ``cpu_feature_guard``, "All log
 messages before absl::InitializeLog() ...") are silenced here too, before the first import:
 ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it, or unless the ``hepc9`` logger shows
-INFO messages (``-v``).  Nothing happens at import time of this module.
+INFO messages (``-v``); oneDNN's order-dependent CPU kernels are switched off
+(``TF_ENABLE_ONEDNN_OPTS=0``) unless the user set that variable.  Nothing happens at import
+time of this module.
 """
 
 from __future__ import annotations
@@ -74,7 +76,12 @@ def quiet_native_logs() -> None:
     Sets ``TF_CPP_MIN_LOG_LEVEL=3`` (errors only) unless it is set already or the ``hepc9``
     logger is enabled for INFO (``hepc9 -v``); also quiets ``absl`` Python logging when absl
     is installed.  Has no effect once TensorFlow is loaded (C++ reads the variable once).
+
+    Also sets ``TF_ENABLE_ONEDNN_OPTS=0`` unless it is set (whatever the verbosity): oneDNN's
+    custom CPU kernels change results with the thread schedule (their start-up notice says
+    so), and TensorFlow 2.21 prints that notice whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
     """
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if logging.getLogger("hepc9").isEnabledFor(logging.INFO):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
