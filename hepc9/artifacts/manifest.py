@@ -172,7 +172,7 @@ class Manifest:
     """
 
     def __init__(self, run_dir: str | Path, config: Mapping[str, Any], seed: int) -> None:
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).absolute()
         self.path = self.run_dir / "manifest.json"
         self.data: dict[str, Any] = {
             "format": "hepc9-run",
@@ -227,8 +227,9 @@ class Manifest:
         """Record a finished stage and save the manifest."""
         digests = {}
         for out in outputs:
-            p = Path(out)
-            rel = str(p.relative_to(self.run_dir)) if p.is_absolute() else str(p)
+            # a path inside the run folder (as stages return them), else a name relative to it
+            p = Path(out).absolute()
+            rel = str(p.relative_to(self.run_dir)) if p.is_relative_to(self.run_dir) else str(out)
             full = self.run_dir / rel
             digests[rel] = output_digest(full)
         self.data["stages"][stage] = {

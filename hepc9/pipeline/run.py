@@ -235,7 +235,7 @@ def run_study(
     # [evaluate] methods name the fit or registered estimators; checked before any work
     check_method_names(cfg.evaluate.methods, origin=f"the configuration '{cfg.name}'")
     check_study(cfg)
-    run = Path(run_dir)
+    run = Path(run_dir).absolute()  # stage outputs are recorded relative to it
     if run.exists() and not run.is_dir():
         raise DataError(f"run folder {run} is an existing file; choose a folder for --output")
     try:

@@ -66,3 +66,20 @@ def test_unknown_method_fails_before_the_run_directory_exists(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'deepsets'"):
         run_study(bad, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_relative_run_folder_records_its_outputs(tmp_path, monkeypatch):
+    """The README's command runs in ``runs/<name>``, a folder relative to the working one."""
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(SMOKE, ["generate.events=2000"])
+    run_study(cfg, Path("runs") / "rel", show_progress=False, stages=("samples",))
+    manifest = Manifest(tmp_path / "runs" / "rel", cfg.to_dict(), cfg.seed)
+    assert manifest.run_dir.is_absolute()
+    outputs = manifest.data["stages"]["samples"]["outputs"]
+    assert outputs
+    for rel in outputs:
+        assert not Path(rel).is_absolute()
+        assert not rel.startswith("runs")
+        assert (tmp_path / "runs" / "rel" / rel).exists()
+    # a second run finds the stage complete (its outputs are where the manifest says)
+    assert manifest.is_complete("samples", manifest.data["stages"]["samples"]["input_digest"])
