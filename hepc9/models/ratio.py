@@ -22,14 +22,16 @@ maximisation live in :mod:`hepc9.models.ratio_fit`, the streamed training in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 
 from hepc9.errors import DataError, ShapeError
 from hepc9.models.ratio_fit import fit_sets
-from hepc9.physics.angular import angular_functions_numba
+from hepc9.physics.angular import fill_angular_functions
 
 __all__ = [
     "build",
@@ -44,6 +46,9 @@ __all__ = [
 ]
 
 _PREDICT_BATCH = 1 << 16
+
+#: Network inputs per event (:func:`expand_features`).
+N_INPUTS = 17
 
 
 def n_coefficients(k: int) -> int:
@@ -83,6 +88,52 @@ def coefficient_vector(matrices: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1) / a[:, None]
 
 
+_ENCODE_BLOCK = 4096
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _encode_kernel(q2, ctl, ctk, chi, mean, std, out):  # pragma: no cover - compiled
+    """Write ``(feature − mean) / std`` of every event into ``out`` (float32 or float64).
+
+    Features per event: q², cosθℓ, cosθK, cos χ, sin χ and the twelve f_i(Ω) of
+    :func:`hepc9.physics.angular.fill_angular_functions`; the arithmetic is float64 and the
+    cast to ``out``'s dtype comes last.  Threads take blocks of :data:`_ENCODE_BLOCK` events.
+    """
+    n = q2.size
+    n_blocks = (n + _ENCODE_BLOCK - 1) // _ENCODE_BLOCK
+    for blk in prange(n_blocks):
+        f = np.empty(12)
+        v = np.empty(17)
+        for e in range(blk * _ENCODE_BLOCK, min(n, (blk + 1) * _ENCODE_BLOCK)):
+            fill_angular_functions(ctl[e], ctk[e], chi[e], f)
+            v[0] = q2[e]
+            v[1] = ctl[e]
+            v[2] = ctk[e]
+            v[3] = math.cos(chi[e])
+            v[4] = math.sin(chi[e])
+            for i in range(12):
+                v[5 + i] = f[i]
+            for j in range(17):
+                out[e, j] = (v[j] - mean[j]) / std[j]
+
+
+def _encode(x: np.ndarray, features: Sequence[str], mean: np.ndarray, std: np.ndarray,
+            dtype: Any) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    cols = {f: x[:, i] for i, f in enumerate(features)}
+    missing = [f for f in ("q2", "costheta_l", "costheta_k") if f not in cols]
+    if missing or not ("chi" in cols or {"cos_chi", "sin_chi"} <= set(cols)):
+        raise ShapeError(f"the ratio network needs q2, costheta_l, costheta_k and chi (or "
+                         f"cos_chi, sin_chi); got {list(features)}")
+    chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
+    out = np.empty((x.shape[0], N_INPUTS), dtype=dtype)
+    _encode_kernel(*(np.ascontiguousarray(c, dtype=np.float64) for c in
+                     (cols["q2"], cols["costheta_l"], cols["costheta_k"], chi)),
+                   np.ascontiguousarray(mean, dtype=np.float64),
+                   np.ascontiguousarray(std, dtype=np.float64), out)
+    return out
+
+
 def expand_features(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
     """Return the network inputs of raw observed features: q², the angles and the f_i(Ω).
 
@@ -103,16 +154,7 @@ def expand_features(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
     ndarray, shape (n, 17)
         float64.
     """
-    cols = {f: np.asarray(x, dtype=np.float64)[:, i] for i, f in enumerate(features)}
-    missing = [f for f in ("q2", "costheta_l", "costheta_k") if f not in cols]
-    if missing or not ("chi" in cols or {"cos_chi", "sin_chi"} <= set(cols)):
-        raise ShapeError(f"the ratio network needs q2, costheta_l, costheta_k and chi (or "
-                         f"cos_chi, sin_chi); got {list(features)}")
-    chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
-    f = angular_functions_numba(cols["costheta_l"], cols["costheta_k"], chi)
-    base = np.stack([cols["q2"], cols["costheta_l"], cols["costheta_k"], np.cos(chi),
-                     np.sin(chi)], axis=1)
-    return np.concatenate([base, f.T], axis=1)
+    return _encode(x, features, np.zeros(N_INPUTS), np.ones(N_INPUTS), np.float64)
 
 
 def input_normalisation(z: np.ndarray) -> dict[str, list[float]]:
@@ -123,10 +165,17 @@ def input_normalisation(z: np.ndarray) -> dict[str, list[float]]:
 
 def encode_features(x: np.ndarray, norm: Mapping[str, Any],
                     features: Sequence[str]) -> np.ndarray:
-    """Expand raw features and standardise them with the stored mean and std (float32)."""
+    """Expand raw features and standardise them with the stored mean and std (float32).
+
+    One fused, threaded pass (:func:`_encode_kernel`): the same float64 values as
+    ``(expand_features(x) − mean) / std``, cast to float32 at the end.
+    """
     mean = np.asarray(norm["mean"], dtype=np.float64)
     std = np.asarray(norm["std"], dtype=np.float64)
-    return ((expand_features(x, features) - mean) / std).astype(np.float32)
+    if mean.shape != (N_INPUTS,) or std.shape != (N_INPUTS,):
+        raise DataError(f"the ratio model's input normalisation has {mean.size} entries, not "
+                        f"{N_INPUTS}; retrain it")
+    return _encode(x, features, mean, std, np.float32)
 
 
 def build(input_shape: tuple[int, ...], cfg: Any, *, n_outputs: int = 2,

@@ -4,15 +4,18 @@ import numpy as np
 import pytest
 
 from hepc9.config import Config
-from hepc9.errors import ConfigError, ShapeError
+from hepc9.errors import ConfigError, DataError, ShapeError
 from hepc9.generate.sampler import sample_events
 from hepc9.models.ratio import (
     coefficient_names,
     coefficient_vector,
+    encode_features,
     expand_features,
+    input_normalisation,
     n_coefficients,
 )
 from hepc9.models.ratio_fit import fit_set, fit_sets, monomials, set_nll
+from hepc9.physics.angular import angular_functions
 from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, q2_limits
 from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients, quadratic_form
 
@@ -42,6 +45,26 @@ def test_expand_features_needs_the_angles_and_accepts_chi_or_its_circle():
     assert np.allclose(a, b)
     with pytest.raises(ShapeError):
         expand_features(x[:, :3], ("q2", "costheta_l", "costheta_k"))
+
+
+def test_encoded_features_are_the_standardised_physics_functions():
+    """The fused encoder equals q², angles, cos χ, sin χ and f_i(Ω) of physics, standardised."""
+    rng = np.random.default_rng(5)
+    n = 10_001  # more than two threads' blocks, and a partial last block
+    x = np.column_stack([rng.uniform(1, 19, n), rng.uniform(-1, 1, n), rng.uniform(-1, 1, n),
+                         rng.uniform(0, 2 * np.pi, n)])
+    feats = ("q2", "costheta_l", "costheta_k", "chi")
+    ref = np.column_stack([x[:, 0], x[:, 1], x[:, 2], np.cos(x[:, 3]), np.sin(x[:, 3]),
+                           angular_functions(x[:, 1], x[:, 2], x[:, 3]).T])
+    z = expand_features(x, feats)
+    np.testing.assert_allclose(z, ref, rtol=1e-12, atol=1e-12)
+    norm = input_normalisation(z)
+    enc = encode_features(x, norm, feats)
+    assert enc.dtype == np.float32
+    expect = ((z - np.array(norm["mean"])) / np.array(norm["std"])).astype(np.float32)
+    np.testing.assert_array_equal(enc, expect)
+    with pytest.raises(DataError, match="retrain"):
+        encode_features(x, {"mean": [0.0] * 5, "std": [1.0] * 5}, feats)
 
 
 def _exact_sets(truth, n_sets, n_events, seed):
