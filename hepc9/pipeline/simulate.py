@@ -307,6 +307,7 @@ def simulate_file(
                                 meta_in=meta_in, common=common, seed=seed, start=start,
                                 input_path=input_path, report_path=report_path,
                                 summary={"events_in": n_done,
+                                         "density": density.get("density"),
                                          "four_vectors_added": added_four_vectors,
                                          "signal": {"cutflow": signal_flow.to_dict(),
                                                     "signal_region": n_sig_sr,
