@@ -143,6 +143,11 @@ def test_unknown_density_is_a_one_line_error_with_the_choices(samples):
         acceptance_sample(samples["rate"], generated_at={}, q2_range=WINDOW, density="flat")
     with pytest.raises(ConfigError, match="flat_angles"):
         load_config(overrides=["generate.density=flat"])
+    with pytest.raises(ConfigError, match="did you mean 'flat_angles'"):
+        load_config(overrides=["detector.efficiency_density=flatangles"])
+    cfg = load_config(overrides=["detector.efficiency_density=flat_angles"])
+    assert cfg.detector.efficiency_density == "flat_angles"
+    assert load_config().generate.density == "rate"  # the default draws today's events
 
 
 def _det_file(path, events, **extra):
