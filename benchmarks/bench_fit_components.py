@@ -7,9 +7,11 @@ events.  Prints, best of 3 in the same run, the time of the plain fit (no compon
 linear (delta-method) efficiency component (the default) and with the old path, the Poisson
 bootstrap of 20 Newton refits, and the ratios.
 
-Run: ``python benchmarks/bench_fit_components.py``
+Run: ``python benchmarks/bench_fit_components.py [--density flat_angles]`` (the generator
+density of the acceptance sample, weights 1/density).
 """
 
+import argparse
 import dataclasses
 import math
 import time
@@ -39,8 +41,12 @@ def best_of(fn, repeat=3):
 
 
 def main():
-    acc = acceptance_sample(_cut(sample_events(1_000_000, seed=1, shifts={}, threads=1)),
-                            generated_at={}, q2_range=WINDOW)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--density", default="rate", help="generator density of the acceptance sample")
+    density = p.parse_args().density
+    acc = acceptance_sample(_cut(sample_events(1_000_000, seed=1, shifts={}, threads=1,
+                                               density=density)),
+                            generated_at={}, q2_range=WINDOW, density=density)
     rng = np.random.default_rng(2)
     n_sb = 300_000
     sb = _cut({"q2": WINDOW[0] + (WINDOW[1] - WINDOW[0]) * rng.beta(1.2, 1.5, n_sb),
@@ -49,7 +55,8 @@ def main():
                "chi": rng.uniform(0, 2 * math.pi, n_sb)})
     sig = _cut(sample_events(16_000, seed=3, shifts={"dc9": -0.82}, threads=1))
     data = {k: np.concatenate((sig[k], sb[k][:24_000 - sig[k].size])) for k in sb}
-    print(f"acceptance sample {acc.n_events} events, effective {acc.effective_size:.0f}; "
+    print(f"acceptance sample ({density}) {acc.n_events} events, effective "
+          f"{acc.effective_size:.0f}; "
           f"fit {data['q2'].size} events")
     for orders in ((2, 2, 2, 1), (6, 4, 4, 3)):
         tpl = fit_template(sb, orders=orders, q2_range=WINDOW, acceptance=acc)

@@ -3,7 +3,7 @@
 Override channels, per command:
 
 - ``generate``: every flag (``--events --seed --dc9 ... --flavour --q2-min --q2-max
-  --line-shape --four-vectors --threads``) is a typed configuration override applied after
+  --line-shape --density --four-vectors --threads``) is a typed configuration override applied after
   ``--set`` (:func:`~hepc9.pipeline.generate.generate_file` reads them from the config only).
 - ``info``: arguments only (no configuration).
 - ``observables``: shifts and bins are arguments; the config gives ``[physics] constants``.
@@ -29,6 +29,7 @@ from hepc9.cli._options import (
 from hepc9.cli._types import bins, finite_float, non_negative_int, positive_int
 from hepc9.config.load import Override
 from hepc9.errors import DataError, Hepc9Error
+from hepc9.generate.density import DENSITIES
 from hepc9.physics.constants import SHIFT_NAMES, WilsonShifts, model_constants, q2_limits
 from hepc9.physics.observables import STANDARD_BINS, afb_zero_crossing, binned_observables
 from hepc9.pipeline.convert import convert_files
@@ -56,6 +57,11 @@ def add_generate(sub: Any) -> None:
     p.add_argument("--q2-min", type=finite_float, metavar="GEV2", help="lower q² edge")
     p.add_argument("--q2-max", type=finite_float, metavar="GEV2", help="upper q² edge")
     p.add_argument("--line-shape", choices=["narrow", "relbw"], help="m(Kπ) line shape")
+    p.add_argument("--density", choices=list(DENSITIES),
+                   help="generator density: the rate (default), or its q² spectrum with flat "
+                        "angles ('flat_angles', or for half the events 'mixture'), for "
+                        "efficiency samples (recorded in the metadata; hepc9 fit --efficiency "
+                        "weights by it)")
     p.add_argument("--four-vectors", action="store_true", default=None,
                    help="also write Belle II lab-frame four-vectors")
     p.add_argument("--threads", type=non_negative_int, help="worker threads (0: all cores)")
@@ -69,7 +75,8 @@ def _generate_values(args: argparse.Namespace) -> list[Override]:
     values: list[Override] = []
     if args.seed is not None:
         values.append(("seed", args.seed))
-    for name in ("events", "flavour", "q2_min", "q2_max", "line_shape", "threads", *SHIFT_NAMES):
+    for name in ("events", "flavour", "q2_min", "q2_max", "line_shape", "density", "threads",
+                 *SHIFT_NAMES):
         value = getattr(args, name, None)
         if value is not None:
             values.append((f"generate.{name}", value))

@@ -34,7 +34,9 @@ def add_simulate(sub: Any) -> None:
             "Apply the Belle II-like detector response to a generator-level file, select the "
             "K* window, the signal region and the Mbc sideband, optionally mix in "
             "combinatorial background, and write the signal-region (and sideband) candidates "
-            "plus a JSON report with cutflows and efficiency tables."
+            "plus a JSON report with cutflows and efficiency tables.  The input's generator "
+            "density (hepc9 generate --density) is kept in the metadata, so an efficiency "
+            "sample drawn flat in the angles is weighted right by hepc9 fit --efficiency."
         ),
     )
     p.add_argument("input", help="native generator-level ROOT file")

@@ -4,15 +4,21 @@ With an acceptance ε(x) the signal density of a reconstructed event is ε(x) ra
 Γ_ε(θ) = ∫ ε(x) rate(x; θ) dx = θ̃ᵀ 𝕄_ε θ̃ (physics.md §6.1).  Only 𝕄_ε depends on the
 acceptance (ε(x_e) is a constant factor of the likelihood when there is no background).
 
-**Estimator.**  A simulation sample generated with the density p_gen(x) = rate(x; θ_gen)/Γ(θ_gen)
-and passed through the detector and selection gives, for any function h,
+**Estimator.**  A simulation sample generated with the density p_gen(x) and passed through the
+detector and selection gives, for any function h,
 
-    ∫ ε(x) h(x) dx  ≈  (Γ(θ_gen) / N_gen) Σ_{i accepted} h(x_i) / rate(x_i^true; θ_gen),
+    ∫ ε(x) h(x) dx  ≈  (1 / N_gen) Σ_{i accepted} h(x_i) / p_gen(x_i^true),
 
-so with the weights w_i ∝ 1 / rate(x_i^true; θ_gen) (normalised to Σ w_i = 1 here; the constant
-Γ(θ_gen)/N_gen cancels in every ratio the fit uses)
+so with the weights w_i ∝ 1 / p_gen(x_i^true) (normalised to Σ w_i = 1 here; the constant
+cancels in every ratio the fit uses)
 
     𝕄_ε ≈ Σ_i w_i M(x_i).
+
+p_gen is the generator density of the sample (``density``, :mod:`hepc9.generate.density`):
+``"rate"`` (p_gen ∝ rate(x; θ_gen), the weights of a physics sample), ``"flat_angles"`` (p_gen ∝
+dΓ/dq²(q²; θ_gen), flat in the angles) or ``"mixture"`` (the average of the two).  The flat
+proposals leave only the q² dependence in the weights, so their Kish effective size
+(:attr:`AcceptanceSample.effective_size`) is larger for the same number of events.
 
 The weights use the *true* kinematics (columns ``<name>_true``, when present) because that is
 where the generator density is known.  ``evaluate`` chooses where M is evaluated:
@@ -41,8 +47,8 @@ import numpy as np
 from hepc9.errors import DataError
 from hepc9.fit.inputs import event_coefficients, resolve_q2_range
 from hepc9.fit.packed import monomials
+from hepc9.generate.density import check_density, proposal_density
 from hepc9.physics.constants import SEED_MODEL, ModelConstants, WilsonShifts
-from hepc9.physics.rate import differential_rate
 
 __all__ = ["AcceptanceSample", "acceptance_sample"]
 
@@ -58,7 +64,7 @@ class AcceptanceSample:
     points : dict of str to ndarray
         ``q2 costheta_l costheta_k chi`` (and ``mkpi``) where M is evaluated, shape (n,).
     weights : ndarray, shape (n,)
-        w_i ∝ 1/rate(x_i^true; θ_gen), Σ w_i = 1.
+        w_i ∝ 1/p_gen(x_i^true), Σ w_i = 1.
     q2_range : (float, float)
         The fit window the sample was selected in, GeV².
     generated_at : WilsonShifts
@@ -67,6 +73,8 @@ class AcceptanceSample:
     use_mkpi : bool
     n_input : int
         Rows of the simulation sample before the selection.
+    density : str
+        Generator density p_gen of the sample (:data:`hepc9.generate.density.DENSITIES`).
     """
 
     points: dict[str, np.ndarray]
@@ -76,6 +84,7 @@ class AcceptanceSample:
     evaluate: str = "reco"
     use_mkpi: bool = False
     n_input: int = 0
+    density: str = "rate"
     _cache: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -162,6 +171,7 @@ def acceptance_sample(
     evaluate: Literal["reco", "true"] = "reco",
     use_mkpi: bool = False,
     min_events: int = 100,
+    density: str = "rate",
 ) -> AcceptanceSample:
     """Build the acceptance sample from reconstructed simulation events.
 
@@ -183,6 +193,9 @@ def acceptance_sample(
         Use the per-event m(Kπ) in the model.
     min_events : int
         Smallest number of accepted events.
+    density : {"rate", "flat_angles", "mixture"}
+        Generator density of the simulation (file metadata key ``density``; ``"rate"`` when
+        absent); the weights are 1/density at the true kinematics.
 
     Returns
     -------
@@ -190,6 +203,7 @@ def acceptance_sample(
     """
     if evaluate not in ("reco", "true"):
         raise DataError(f"evaluate = {evaluate!r} must be 'reco' or 'true'")
+    density = check_density(density, what="efficiency sample density")
     gen = (
         generated_at
         if isinstance(generated_at, WilsonShifts)
@@ -223,11 +237,12 @@ def acceptance_sample(
             f"[{window[0]:.4g}, {window[1]:.4g}] GeV²; at least {min_events} are needed"
         )
     t = {c: v[keep] for c, v in true.items()}
-    rate_gen = differential_rate(
+    rate_gen = proposal_density(
         t["q2"],
         t["costheta_l"],
         t["costheta_k"],
         t["chi"],
+        density=density,
         shifts=gen,
         constants=constants,
         mkpi=t["mkpi"] if use_mkpi else None,
@@ -251,4 +266,5 @@ def acceptance_sample(
         evaluate=evaluate,
         use_mkpi=use_mkpi,
         n_input=n_input,
+        density=density,
     )

@@ -6,8 +6,9 @@ known smooth acceptance ε(x) (accept–reject), the background drawn from an ex
 template density.  It also draws, from its own random stream, the two finite samples whose
 statistics enter the error:
 
-* an efficiency simulation of ``efficiency_events`` Standard-Model events through the same ε
-  (:func:`~hepc9.fit.acceptance.acceptance_sample`, weights 1/rate);
+* an efficiency simulation of ``efficiency_events`` Standard-Model events through the same ε,
+  drawn from the generator density ``density`` (:mod:`hepc9.generate.density`; weights
+  1/density, :func:`~hepc9.fit.acceptance.acceptance_sample`);
 * a sideband of ``sideband_events`` background events through ε, to which the template is fitted
   relative to that efficiency sample (:func:`~hepc9.fit.templates.fit_template`).
 
@@ -96,14 +97,16 @@ def _background(
     return {c: np.concatenate([p[c] for p in parts])[:n] for c in parts[0]}
 
 
-def _one(ss, *, n_events, fraction, truth, window, efficiency_events, sideband_events):
+def _one(ss, *, n_events, fraction, truth, window, efficiency_events, sideband_events,
+         density):
     gen = np.random.default_rng(ss.spawn(1)[0])
     n_b = round(fraction * n_events)
     sig = _signal(n_events - n_b, ss, truth, window, gen)
     data = {k: np.concatenate((sig[k], v)) for k, v in _background(n_b, gen, window).items()}
     sim = _accept(sample_events(efficiency_events, seed=ss.spawn(1)[0], shifts={},
-                                q2_range=window, threads=1), gen, window)  # fmt: skip
-    acc = acceptance_sample(sim, generated_at={}, q2_range=window)
+                                q2_range=window, threads=1, density=density),
+                  gen, window)  # fmt: skip
+    acc = acceptance_sample(sim, generated_at={}, q2_range=window, density=density)
     tpl = fit_template(_background(sideband_events, gen, window), orders=_ORDERS,
                        q2_range=window, acceptance=acc)  # fmt: skip
     with warnings.catch_warnings():
@@ -117,6 +120,7 @@ def _one(ss, *, n_events, fraction, truth, window, efficiency_events, sideband_e
     lo, hi = res.interval("dc9") if res.minos else (math.nan, math.nan)
     v = res.values["dc9"]
     return {"dc9": v, "error": res.errors["dc9"], "stat": c["statistical"]["dc9"],
+            "efficiency_effective_size": acc.effective_size,
             "template": c["template"]["dc9"], "efficiency": c["efficiency"]["dc9"],
             "f_bkg": res.values["f_bkg"], "minos": (lo, hi),
             "minos_total": (v - math.hypot(v - lo, extra), v + math.hypot(hi - v, extra)),
@@ -133,6 +137,7 @@ def detector_coverage(
     sideband_events: int = 20_000,
     q2_range: Sequence[float] | None = (1.1, 6.0),
     seed: int = 0,
+    density: str = "rate",
 ) -> dict[str, Any]:
     """Run the ensemble and return pulls and coverage with their statistical errors.
 
@@ -150,6 +155,8 @@ def detector_coverage(
         Window in GeV² (default [1.1, 6]).
     seed : int
         Master seed.
+    density : {"rate", "flat_angles", "mixture"}
+        Generator density of the efficiency simulations.
 
     Returns
     -------
@@ -164,7 +171,8 @@ def detector_coverage(
     streams = child_sequences(seed_sequence(int(seed), "fit_coverage"), int(n_experiments))
     rows = [_one(ss, n_events=int(n_events), fraction=float(fraction), truth=point,
                  window=window, efficiency_events=int(efficiency_events),
-                 sideband_events=int(sideband_events)) for ss in streams]  # fmt: skip
+                 sideband_events=int(sideband_events), density=density)
+            for ss in streams]  # fmt: skip
     rows = [r for r in rows if r["valid"]]
     n = len(rows)
     v = np.array([r["dc9"] for r in rows])
@@ -179,6 +187,7 @@ def detector_coverage(
         "n_experiments": n, "n_events": int(n_events), "truth": float(truth),
         "fraction": float(fraction), "q2_range": list(window),
         "efficiency_events": int(efficiency_events), "sideband_events": int(sideband_events),
+        "density": density,
         "pull_mean": float(pull.mean()), "pull_mean_error": float(pull.std(ddof=1) / math.sqrt(n)),
         "pull_width": float(pull.std(ddof=1)),
         "pull_width_error": float(pull.std(ddof=1) / math.sqrt(2 * (n - 1))),
@@ -187,6 +196,7 @@ def detector_coverage(
         "minos_total_coverage": cov_t,
         "minos_total_coverage_error": math.sqrt(cov_t * (1 - cov_t) / n),
         "mean_components": {k: float(np.mean([r[k] for r in rows]))
-                            for k in ("stat", "template", "efficiency")},
+                            for k in ("stat", "template", "efficiency",
+                                      "efficiency_effective_size")},
         "experiments": rows,
     }  # fmt: skip

@@ -69,6 +69,9 @@ class ErrorComponents:
         Sideband events of the template (``None`` without a template).
     efficiency_method : str
         ``linear``, ``bootstrap`` or ``none`` (no efficiency component evaluated).
+    efficiency_density : str or None
+        Generator density of the efficiency sample (``rate``, ``flat_angles``, ``mixture``;
+        ``None`` without one).
     """
 
     statistical: dict[str, float]
@@ -79,6 +82,7 @@ class ErrorComponents:
     efficiency_effective_size: float | None = None
     sideband_events: int | None = None
     efficiency_method: str = "none"
+    efficiency_density: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-compatible data."""
@@ -91,6 +95,7 @@ class ErrorComponents:
             "efficiency_effective_size": self.efficiency_effective_size,
             "sideband_events": self.sideband_events,
             "efficiency_method": self.efficiency_method,
+            "efficiency_density": self.efficiency_density,
         }
 
 
@@ -278,6 +283,7 @@ def error_components(
         efficiency_effective_size=None if acceptance is None else acceptance.effective_size,
         sideband_events=None if template is None else template.n_events,
         efficiency_method=used,
+        efficiency_density=None if acceptance is None else acceptance.density,
     )
 
 

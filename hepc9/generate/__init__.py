@@ -8,6 +8,7 @@ module           job
 ``mass_table``   (m(Kπ), q²) table :class:`MassQ2Table` of the ``relbw`` line shape
 ``mapping``      normalised-q² map, piecewise-linear CDFs, the convex angular bound
 ``kernels``      numba kernels of the fast sampler (guided draws, angular accept–reject)
+``density``      generator densities (rate, flat angles, mixture) and their values
 ``reference``    :func:`sample_events_numpy`: the plain-numpy reference, exact physics
 ``lineshape``    the ``relbw`` K* line shape (:func:`relbw_line_shape`, mass range)
 ``checks``       options (flavours, line shapes) and argument checks of both samplers
@@ -24,6 +25,7 @@ cache) at their first call.
 from __future__ import annotations
 
 from hepc9.generate.sampler import (
+    DENSITIES,
     FLAVOURS,
     LINE_SHAPES,
     MassQ2Table,
@@ -38,6 +40,7 @@ from hepc9.generate.sampler import (
 )
 
 __all__ = [
+    "DENSITIES",
     "FLAVOURS",
     "LINE_SHAPES",
     "MassQ2Table",

@@ -125,6 +125,22 @@ def _draw_angles(gen, j, bound, out_i, ctl_out, ctk_out, chi_out):  # pragma: no
 
 
 @njit(cache=True, nogil=True)
+def _draw_angles_or_flat(gen, j, bound, flat, out_i, ctl_out, ctk_out, chi_out):  # pragma: no cover
+    """Draw the angles of slot ``out_i``: uniform with probability ``flat``, else from J.
+
+    For ``flat == 0`` no extra random number is drawn, so the rate density consumes exactly
+    the stream of :func:`_draw_angles` (the default output is unchanged).
+    """
+    if flat > 0.0 and (flat >= 1.0 or gen.random() < flat):
+        ctl_out[out_i] = 2.0 * gen.random() - 1.0
+        ctk_out[out_i] = 2.0 * gen.random() - 1.0
+        chi = _TWO_PI * gen.random()
+        chi_out[out_i] = 0.0 if chi >= _TWO_PI else chi
+        return
+    _draw_angles(gen, j, bound, out_i, ctl_out, ctk_out, chi_out)
+
+
+@njit(cache=True, nogil=True)
 def _draw_flavour(gen, mode):  # pragma: no cover - compiled
     """Return the flavour code ``mode`` (±1), or ±1 with probability ½ each for ``mode = 0``."""
     if mode != 0:
@@ -134,10 +150,13 @@ def _draw_flavour(gen, mode):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _sample_chunk_narrow(
-    gen, vgrid, ktab, btab, dens, cdf, guide, q2_lo, q2_hi, pa, pb, flavour_mode,
+    gen, vgrid, ktab, btab, dens, cdf, guide, q2_lo, q2_hi, pa, pb, flavour_mode, flat,
     q2_out, ctl_out, ctk_out, chi_out, flav_out,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """Fill one chunk of narrow-K* events from a :class:`Q2Table` (tables as arrays)."""
+    """Fill one chunk of narrow-K* events from a :class:`Q2Table` (tables as arrays).
+
+    ``flat`` is the probability of flat angles per event (:mod:`hepc9.generate.density`).
+    """
     j = np.empty(12)
     for i in range(q2_out.shape[0]):
         k, s, v = _draw_guided(gen, vgrid, dens, cdf, guide)
@@ -145,17 +164,20 @@ def _sample_chunk_narrow(
             j[c] = (1.0 - s) * ktab[k, c] + s * ktab[k + 1, c]
         q2_out[i] = _map_q2(v, q2_lo, q2_hi, pa, pb)
         bound = (1.0 - s) * btab[k] + s * btab[k + 1]
-        _draw_angles(gen, j, bound, i, ctl_out, ctk_out, chi_out)
+        _draw_angles_or_flat(gen, j, bound, flat, i, ctl_out, ctk_out, chi_out)
         flav_out[i] = _draw_flavour(gen, flavour_mode)
 
 
 @njit(cache=True, nogil=True)
 def _sample_chunk_relbw(
     gen, ls_grid, ls_dens, ls_cdf, ls_guide, masses, vgrid, ktab, btab, dens, cdf, guides, totals,
-    q2_min, m_b, win_lo, win_hi, flavour_mode,
+    q2_min, m_b, win_lo, win_hi, flavour_mode, flat,
     q2_out, ctl_out, ctk_out, chi_out, mkpi_out, flav_out,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """Fill one chunk of Breit–Wigner events from a :class:`MassQ2Table` (tables as arrays)."""
+    """Fill one chunk of Breit–Wigner events from a :class:`MassQ2Table` (tables as arrays).
+
+    ``flat`` is the probability of flat angles per event (:mod:`hepc9.generate.density`).
+    """
     n_nodes = masses.shape[0]
     dm_nodes = (masses[n_nodes - 1] - masses[0]) / (n_nodes - 1)
     j = np.empty(12)
@@ -179,6 +201,6 @@ def _sample_chunk_relbw(
         q2_out[i] = q2
         mkpi_out[i] = m
         bound = (1.0 - s) * btab[node, k] + s * btab[node, k + 1]
-        _draw_angles(gen, j, bound, i, ctl_out, ctk_out, chi_out)
+        _draw_angles_or_flat(gen, j, bound, flat, i, ctl_out, ctk_out, chi_out)
         flav_out[i] = _draw_flavour(gen, flavour_mode)
         i += 1

@@ -63,6 +63,7 @@ from hepc9.generate.checks import (
     _root_sequence,
     resolve_threads,
 )
+from hepc9.generate.density import DENSITIES, flat_fraction
 from hepc9.generate.kernels import _angular_sum as _angular_sum
 from hepc9.generate.kernels import _draw_angles as _draw_angles
 from hepc9.generate.kernels import _draw_flavour as _draw_flavour
@@ -85,6 +86,7 @@ from hepc9.physics.constants import SEED_MODEL, ModelConstants, WilsonShifts
 from hepc9.seeding import child_sequences
 
 __all__ = [
+    "DENSITIES",
     "FLAVOURS",
     "LINE_SHAPES",
     "MassQ2Table",
@@ -118,6 +120,7 @@ def sample_events(
     chunk_size: int = 262144,
     threads: int = 0,
     grid_points: int = 4096,
+    density: str = "rate",
     progress: Callable[[int], Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Generate events of the 4D rate with the numba sampler (module docstring).
@@ -147,6 +150,10 @@ def sample_events(
         Worker threads; 0 → :func:`resolve_threads`.
     grid_points : int, optional
         q² grid points of the narrow-K* table (:class:`Q2Table`).
+    density : {"rate", "flat_angles", "mixture"}, optional
+        Density the events are drawn from (:mod:`hepc9.generate.density`): the rate, or the
+        rate's q² spectrum with flat angles (all events, or half of them); ``"rate"`` draws
+        exactly the stream of earlier versions.
     progress : callable, optional
         Called as ``progress(n_done)`` (from the calling thread) each time the run of
         finished leading chunks grows.
@@ -166,7 +173,7 @@ def sample_events(
     for done in _sample_into(
         out, n, seed=seed, shifts=shifts, constants=constants, q2_range=q2_range,
         flavour=flavour, line_shape=line_shape, chunk_size=chunk_size, threads=threads,
-        grid_points=grid_points,
+        grid_points=grid_points, density=density,
     ):  # fmt: skip
         if progress is not None:
             progress(done)
@@ -213,9 +220,11 @@ def _sample_into(
     chunk_size: int = 262144,
     threads: int = 0,
     grid_points: int = 4096,
+    density: str = "rate",
 ) -> Iterator[int]:
     """Fill ``out`` with the columns of :func:`sample_events`; yield the finished prefix."""
     n, shifts, flavour, line_shape = _check_common(n, shifts, flavour, line_shape)
+    flat = flat_fraction(density)
     chunk_size = _check_int(chunk_size, "chunk_size", minimum=1)
     threads = resolve_threads(threads)
     root = _root_sequence(seed)
@@ -237,7 +246,7 @@ def _sample_into(
         def run(gen: np.random.Generator, sl: slice) -> None:
             _sample_chunk_narrow(
                 gen, table.v, table.k, table.bound, table.density, table.cdf, table.guide,
-                table.q2_lo, table.q2_hi, table.powers[0], table.powers[1], mode,
+                table.q2_lo, table.q2_hi, table.powers[0], table.powers[1], mode, flat,
                 out["q2"][sl], out["costheta_l"][sl], out["costheta_k"][sl], out["chi"][sl],
                 out["flavour"][sl],
             )  # fmt: skip
@@ -250,7 +259,7 @@ def _sample_into(
             _sample_chunk_relbw(
                 gen, mt.ls_grid, mt.ls_density, mt.ls_cdf, mt.ls_guide, mt.masses, mt.v, mt.k,
                 mt.bound, mt.density, mt.cdf, mt.guides, mt.totals, mt.q2_min, constants.m_B0,
-                win_lo, win_hi, mode,
+                win_lo, win_hi, mode, flat,
                 out["q2"][sl], out["costheta_l"][sl], out["costheta_k"][sl], out["chi"][sl],
                 out["mkpi"][sl], out["flavour"][sl],
             )  # fmt: skip

@@ -1,10 +1,10 @@
 """Fit stage: event files → unbinned fit result (JSON); and the Cramér–Rao bound.
 
 :func:`fit_file` reads native or foreign ntuples (:func:`hepc9.rootio.load_events`), optionally
-an efficiency simulation sample (reconstructed, with truth columns and the generation point in
-its metadata) and a Mbc-sideband sample, builds the acceptance normalisation and the background
-template, fits (:mod:`hepc9.fit.likelihood`) and writes the result atomically.
-:func:`crb` evaluates the Cramér–Rao bound with the same inputs.
+an efficiency simulation sample (reconstructed, with truth columns, the generation point and
+the generator density in its metadata) and a Mbc-sideband sample, builds the acceptance
+normalisation and the background template, fits (:mod:`hepc9.fit.likelihood`) and writes the
+result atomically.  :func:`crb` evaluates the Cramér–Rao bound with the same inputs.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from hepc9.fit.options import FitOptions
 from hepc9.fit.results import FitResult
 from hepc9.fit.sideband_slices import argus_mean, extrapolated_template
 from hepc9.fit.template_scan import OrderScan, scan_template_orders
+from hepc9.generate.density import density_from_meta
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import SHIFT_NAMES, ModelConstants, model_constants
 from hepc9.physics.window import resolve_q2_range
 from hepc9.rootio import load_events
+from hepc9.rootio.native import read_meta
 
 __all__ = ["crb", "fit_file", "fit_options", "fit_window", "load_acceptance", "load_template"]
 
@@ -145,6 +147,13 @@ def load_acceptance(
     AcceptanceSample
     """
     sim, meta = _read(path, config, layout)
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    several = len(paths) > 1 and meta.get("format") == "hepc9-events"
+    # the weights are 1/(generator density): native files must all share one
+    found = {density_from_meta(read_meta(p) if several else meta, what=str(p)) for p in paths}
+    if len(found) > 1:
+        raise DataError(f"the efficiency files {', '.join(map(str, paths))} were generated with "
+                        f"different densities ({', '.join(sorted(found))}); use one density")
     if generated_at is None:
         missing = [k for k in SHIFT_NAMES if k not in meta]
         if missing:
@@ -160,6 +169,7 @@ def load_acceptance(
         constants=model_constants(config.physics.constants),
         evaluate=config.fit.efficiency_evaluate,
         use_mkpi=config.fit.use_mkpi,
+        density=found.pop(),
     )
 
 

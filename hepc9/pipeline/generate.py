@@ -231,6 +231,7 @@ def generate_file(
         flavour=g.flavour,
         q2_range=list(inputs["q2_range"]) if inputs["q2_range"] else None,
         line_shape=g.line_shape,
+        density=g.density,
         spawn_key=list(spawn_key("generate", *stream)),
         chunk_size=g.chunk_size,
         physics_constants=dict(cfg.physics.constants),

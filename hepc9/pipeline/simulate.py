@@ -12,6 +12,10 @@ training data and the pseudo-experiments): detector response
 * a JSON report with the cutflows, the counts and the efficiency versus true q² and each
   true angle (``report``, default ``output`` with the suffix ``.json``).
 
+The input's generator density (metadata key ``density``, :mod:`hepc9.generate.density`) is
+copied into the outputs' metadata, so an efficiency sample drawn with ``hepc9 generate
+--density flat_angles`` is weighted right by ``hepc9 fit --efficiency``.
+
 Background: candidates are drawn in blocks over the whole region of ``[background]`` (so that
 the sideband receives its ARGUS share); those in the K* window and in the signal region or the
 sideband must pass the detector's track selection
@@ -45,6 +49,7 @@ from hepc9.background import background_yield
 from hepc9.config import Config
 from hepc9.detector import EfficiencyTable
 from hepc9.errors import ConfigError, DataError, Hepc9Error, SchemaError
+from hepc9.generate.density import check_density
 from hepc9.kinematics import BELLE2
 from hepc9.physics.constants import SHIFT_NAMES, model_constants
 from hepc9.pipeline.generate import check_output_path
@@ -148,6 +153,10 @@ def simulate_file(
             f"{input_path} is a '{meta_in.get('level')}'-level file; hepc9 simulate needs a "
             "generator-level file (hepc9 generate or hepc9 convert of a 'gen' tree)"
         )
+    # the generator density travels with the events: the fit weights an efficiency sample by
+    # 1/density (absent in older files: the rate)
+    density = {} if "density" not in meta_in else {
+        "density": check_density(meta_in["density"], what=f"{input_path}: metadata 'density'")}
     constants = model_constants(cfg.physics.constants)
     beam = BELLE2
     sel = cfg.selection
@@ -280,6 +289,7 @@ def simulate_file(
                        "fraction": fraction} if with_background else None,
         "four_vectors_added": added_four_vectors,
         "spawn_key": list(spawn_key("detector", *stream)),
+        **density,
     }  # fmt: skip
     written: dict[str, str] = {}
     targets: tuple[tuple[str, dict[str, np.ndarray], Path | None], ...] = (
@@ -297,6 +307,7 @@ def simulate_file(
                                 meta_in=meta_in, common=common, seed=seed, start=start,
                                 input_path=input_path, report_path=report_path,
                                 summary={"events_in": n_done,
+                                         "density": density.get("density"),
                                          "four_vectors_added": added_four_vectors,
                                          "signal": {"cutflow": signal_flow.to_dict(),
                                                     "signal_region": n_sig_sr,

@@ -80,7 +80,8 @@ def stage_samples(ctx: RunContext) -> list[Path]:
 def stage_detector(ctx: RunContext) -> list[Path]:
     """Simulate the detector on a generated sample: efficiency sample, signal region, sideband.
 
-    Two passes over independent generator samples: one without background gives the
+    Two passes over independent generator samples: one without background, drawn from
+    ``[detector] efficiency_density``, gives the
     efficiency (acceptance) sample of the likelihood normalisation; one with the configured
     background gives the signal-region and Mbc-sideband files (sideband → background template
     and background images) and the cutflow/efficiency report.
@@ -93,7 +94,9 @@ def stage_detector(ctx: RunContext) -> list[Path]:
                       enabled=ctx.show_progress) as up:
         generate_file(gen_cfg, gen, overwrite=True, progress=up, stream=(91,))
     eff_gen = ctx.path("detector", "efficiency_gen.root")
-    generate_file(gen_cfg, eff_gen, overwrite=True, stream=(92,))
+    eff_cfg = gen_cfg.replace(generate=dataclasses.replace(
+        gen_cfg.generate, density=cfg.detector.efficiency_density))
+    generate_file(eff_cfg, eff_gen, overwrite=True, stream=(92,))
     eff = ctx.path(*DETECTOR_FILES["efficiency"].split("/"))
     simulate_file(cfg, eff_gen, eff, background=False, overwrite=True,
                   report=ctx.path("detector", "efficiency_report.json"))

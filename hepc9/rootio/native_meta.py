@@ -80,7 +80,8 @@ def make_meta(
     generator : str
         Program that produced the events.
     **extra
-        Further JSON-serialisable keys (``spawn_key``, ``source``, ...), kept as given.
+        Further JSON-serialisable keys (``spawn_key``, ``source``, ``density`` — the generator
+        density of :mod:`hepc9.generate.density`, absent meaning the rate — ...), kept as given.
 
     Returns
     -------

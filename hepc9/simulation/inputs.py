@@ -126,6 +126,8 @@ class SampleInputs:
         Sampler options of ``[generate]``.
     chunk_size, threads, grid_points : int
         Sampler settings (the events do not depend on ``threads``).
+    density : str
+        Generator density (``[generate] density``, :mod:`hepc9.generate.density`).
     """
 
     shifts: WilsonShifts
@@ -136,6 +138,7 @@ class SampleInputs:
     chunk_size: int
     threads: int
     grid_points: int
+    density: str = "rate"
 
     @classmethod
     def from_config(
@@ -167,6 +170,7 @@ class SampleInputs:
             chunk_size=g.chunk_size,
             threads=g.threads if threads is None else int(threads),
             grid_points=g.q2_grid_points,
+            density=g.density,
         )
 
     def at(self, dc9: float) -> SampleInputs:
@@ -184,6 +188,7 @@ class SampleInputs:
             "chunk_size": self.chunk_size,
             "threads": self.threads,
             "grid_points": self.grid_points,
+            "density": self.density,
         }
 
     def sample(self, n: int, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:

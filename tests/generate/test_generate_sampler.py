@@ -191,7 +191,8 @@ def test_angular_sum_matches_physics_angular_functions():
         np.testing.assert_allclose(got, j @ f, rtol=1e-12, atol=1e-12 * np.abs(j).max())
 
 
-_KERNEL_HELPERS = ("_draw_guided", "_map_q2", "_draw_angles", "_angular_sum", "_draw_flavour")
+_KERNEL_HELPERS = ("_draw_guided", "_map_q2", "_draw_angles", "_draw_angles_or_flat",
+                   "_angular_sum", "_draw_flavour")
 
 
 def _interpreted(monkeypatch, name):
@@ -201,11 +202,12 @@ def _interpreted(monkeypatch, name):
     return getattr(K, name).py_func
 
 
-def test_narrow_kernel_equals_interpreted_twin(monkeypatch, table):
+@pytest.mark.parametrize("flat", [0.0, 0.5, 1.0])
+def test_narrow_kernel_equals_interpreted_twin(monkeypatch, table, flat):
     n = 150
     compiled = [np.empty(n) for _ in range(4)] + [np.empty(n, np.int8)]
     args = (table.v, table.k, table.bound, table.density, table.cdf, table.guide, table.q2_lo,
-            table.q2_hi, *table.powers, 0)  # fmt: skip
+            table.q2_hi, *table.powers, 0, flat)  # fmt: skip
     S._sample_chunk_narrow(np.random.Generator(np.random.PCG64(9)), *args, *compiled)
     twin = _interpreted(monkeypatch, "_sample_chunk_narrow")
     plain = [np.empty(n) for _ in range(4)] + [np.empty(n, np.int8)]
@@ -215,12 +217,13 @@ def test_narrow_kernel_equals_interpreted_twin(monkeypatch, table):
     np.testing.assert_array_equal(compiled[4], plain[4])
 
 
-def test_relbw_kernel_equals_interpreted_twin(monkeypatch):
+@pytest.mark.parametrize("flat", [0.0, 0.5])
+def test_relbw_kernel_equals_interpreted_twin(monkeypatch, flat):
     mt = S._mass_table(SM, SEED_MODEL)
     n = 100
     args = (mt.ls_grid, mt.ls_density, mt.ls_cdf, mt.ls_guide, mt.masses, mt.v, mt.k, mt.bound,
             mt.density, mt.cdf, mt.guides, mt.totals, mt.q2_min, SEED_MODEL.m_B0, 1.0, 8.0,
-            1)  # fmt: skip
+            1, flat)  # fmt: skip
     compiled = [np.empty(n) for _ in range(5)] + [np.empty(n, np.int8)]
     S._sample_chunk_relbw(np.random.Generator(np.random.PCG64(3)), *args, *compiled)
     twin = _interpreted(monkeypatch, "_sample_chunk_relbw")
