@@ -91,13 +91,14 @@ def resolve_threads(threads: int) -> int:
     Returns
     -------
     int
-        ``threads`` itself, or for 0 ``numba.config.NUMBA_NUM_THREADS`` (or ``os.cpu_count()``).
+        ``threads`` itself, or for 0 ``numba.get_num_threads()`` (the threads numba may use
+        here: a worker process's limit), else ``os.cpu_count()``.
     """
     threads = _check_int(threads, "threads", minimum=0)
     if threads > 0:
         return threads
     try:
-        return max(1, int(numba.config.NUMBA_NUM_THREADS))
+        return max(1, int(numba.get_num_threads()))
     except (AttributeError, ValueError):
         return max(1, os.cpu_count() or 1)
 

@@ -37,10 +37,14 @@ T = TypeVar("T")
 
 
 def _limit_threads(n: int) -> None:
-    os.environ["NUMBA_NUM_THREADS"] = str(n)
+    """Worker initialiser: use ``n`` threads (numba's mask, OpenMP's variable).
+
+    ``NUMBA_NUM_THREADS`` itself is left alone: numba read it when this module was imported
+    and re-reads it at every compilation, and a value changed after its threads started is
+    an error there (a cold cache compiles every kernel inside the workers).
+    """
     os.environ["OMP_NUM_THREADS"] = str(n)
-    with contextlib.suppress(Exception):
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
 @contextlib.contextmanager

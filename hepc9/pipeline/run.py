@@ -172,11 +172,18 @@ def check_study(cfg: Config) -> None:
     Raises
     ------
     ConfigError
-        ``[evaluate] methods`` empty; with neural methods: a label grid of fewer than two
+        ``[generate] density`` other than ``"rate"``; ``[evaluate] methods`` empty; with
+        neural methods: a label grid of fewer than two
         values, no training or validation items per label, or evaluation truths outside the
         training labels (networks do not extrapolate).
     """
     where = f"the configuration '{cfg.name}'"
+    if cfg.generate.density != "rate":
+        # a proposal density would make every sample of the study (training sets,
+        # pseudo-experiments) follow it, not the decay rate
+        raise ConfigError(f"[generate] density = {cfg.generate.density!r} in {where} would draw "
+                          "the whole study from a proposal density; keep 'rate' and set "
+                          "[detector] efficiency_density for the efficiency sample")
     methods = cfg.evaluate.methods
     if not methods:
         raise ConfigError(f"[evaluate] methods in {where} is empty; choose from "

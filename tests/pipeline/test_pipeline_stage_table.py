@@ -68,6 +68,13 @@ def test_unknown_method_fails_before_the_run_directory_exists(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_study_is_drawn_from_the_rate_not_a_proposal_density(tmp_path):
+    cfg = load_config(SMOKE, ["generate.density='flat_angles'"])
+    with pytest.raises(ConfigError, match="efficiency_density"):
+        run_study(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_relative_run_folder_records_its_outputs(tmp_path, monkeypatch):
     """The README's command runs in ``runs/<name>``, a folder relative to the working one."""
     monkeypatch.chdir(tmp_path)
