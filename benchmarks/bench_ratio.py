@@ -15,8 +15,9 @@ reconstructed signal events, background template from the sideband drawn with
 One efficiency sample serves every pseudo-experiment, so its statistical error moves all of
 them together: it is a common error of the fit's ensemble bias that does not average down
 with ``--sets`` (measured 2026-12-02: the 2·10⁵-event sample of the first detector-level
-table shifted every set by +0.10 / +0.15 at δC9 = −0.82 / 0, against a 10⁶-event sample,
-benchmarks/results/fit.md).  The fit row is therefore followed by the mean efficiency
+table shifted every set by +0.07 / +0.12 at δC9 = −0.82 / 0, against a 3·10⁶-event sample,
+benchmarks/results/fit.md; the default of 3·10⁶ events keeps that error near 0.07σ at
+N = 8000).  The fit row is therefore followed by the mean efficiency
 component σ_eff of the fits (linear propagation, :mod:`hepc9.fit.uncertainty`) and the bias
 with both errors; quote a detector-level fit bias only together with it.
 """
@@ -117,7 +118,7 @@ def main() -> None:
                     help="det: detector, background fraction 0.44 (free in the fit)")
     ap.add_argument("--paired-fit", action="store_true",
                     help="det: also fit every pseudo-experiment with the analytic fit")
-    ap.add_argument("--eff-events", type=int, default=1_000_000,
+    ap.add_argument("--eff-events", type=int, default=3_000_000,
                     help="efficiency sample of the paired fit (its error is common to all sets)")
     ap.add_argument("--sideband-sets", type=int, default=30)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
