@@ -19,6 +19,19 @@ The signal-only fit minus the truth is printed too (``minus_truth``, the accepta
 
 Run: ``python benchmarks/bench_fit_detector_bias.py --events 400000 --truth -0.82 0``
 (``--strength 0.5`` for Mbc-dependent background shapes).
+
+**Ensemble mode** (``--sets S``, issue 13): ``S`` small pseudo-experiments per ``--sizes`` N and
+``--truths`` δC9, drawn from the evaluation chain exactly as ``bench_ratio.py --level det``
+draws them (same streams unless ``--new-sets``), each fitted with the variants that separate
+the candidate causes of a small-sample bias: bench_ratio's inputs (efficiency sample A of
+``--eff-events``, BIC template from ``--sideband-sets`` sets' worth of sideband, f free), the
+fraction fixed, the template at orders (2,2,2,1), the template refitted to the set's own
+sideband, independent efficiency samples (``--alt-eff-events``), and the set's signal events
+alone.  Printed per variant: mean − truth ± error, σ, bias/σ, median − truth, the paired
+difference to the first variant, and the efficiency component σ_eff (common to all sets);
+plus the first-order (Cox–Snell) bias of the maximum-likelihood estimate from the pooled
+events.  Run: ``python benchmarks/bench_fit_detector_bias.py --sets 100 --sizes 8000
+--truths -0.82 0``.
 """
 
 import argparse
@@ -28,6 +41,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 from hepc9.config import load_config
 from hepc9.fit import fit_events
@@ -124,6 +139,212 @@ def _analyse(args, cfg, truth, root, data, sb, window, t_sim):
     return out
 
 
+
+# --------------------------------------------------------------------------------------------
+# small-sample ensembles on the evaluation chain (issue 13: the shared bias at N = 8000)
+# --------------------------------------------------------------------------------------------
+
+def _ensemble_inputs(args):
+    """Chain, efficiency samples and sideband templates of the ensemble mode."""
+    import dataclasses
+
+    import bench_ratio  # the paired-fit inputs of bench_ratio.py (same streams)
+
+    from hepc9.config import Config
+    from hepc9.fit.acceptance import acceptance_sample
+    from hepc9.physics.constants import model_constants
+    from hepc9.seeding import seed_sequence
+    from hepc9.simulation import ChainInputs, detector_signal, signal_region_background
+
+    cfg = Config()
+    cfg = cfg.replace(detector=dataclasses.replace(cfg.detector, enabled=True),
+                      background=dataclasses.replace(cfg.background, enabled=True))
+    chain = ChainInputs.from_config(cfg)
+    t = time.perf_counter()
+    # bench_ratio's paired-fit inputs: efficiency sample A (stream 1, 1), BIC template
+    base = bench_ratio._fit_inputs(cfg, chain, args.eff_events, args.sideband_sets)
+    const = model_constants(cfg.physics.constants)
+    gen_at = dataclasses.asdict(chain.sample.shifts)
+
+    def acc(n, key):
+        ev = detector_signal(chain, chain.sample, seed_sequence(20261202, "evaluate", 9, 1, key),
+                             n)
+        return acceptance_sample(ev, generated_at=gen_at, q2_range=None, constants=const,
+                                 evaluate=cfg.fit.efficiency_evaluate, use_mkpi=cfg.fit.use_mkpi)
+
+    _, sb, _, _ = signal_region_background(chain, seed_sequence(20261202, "evaluate", 9, 1, 2),
+                                           args.sideband_sets)
+    orders = base["background"].orders
+    accs = {"A": base["acceptance"]}
+    for i, n in enumerate(args.alt_eff_events):
+        accs[f"eff{i}"] = acc(n, 3 + i)
+    tpls = {name: fit_template(sb, orders=orders, acceptance=a, q2_range=None)
+            for name, a in accs.items()}
+    tpls["A"] = base["background"]
+    tpl_low = fit_template(sb, orders=(2, 2, 2, 1), acceptance=accs["A"], q2_range=None)
+    print(f"inputs: {time.perf_counter() - t:.1f} s; BIC orders {orders}; sideband "
+          f"{sb['q2'].size} events; efficiency samples "
+          + ", ".join(f"{k}: {a.n_events} (Kish {a.effective_size:.0f})" for k, a in accs.items()),
+          flush=True)
+    return cfg, chain, accs, tpls, tpl_low, orders
+
+
+def _first_order_bias(lf, truth, n_events, f0=0.44):
+    """Cox–Snell first-order bias of (δC9, f) at the truth from the pooled events of ``lf``.
+
+    The per-event log-density ℓ = ln[(1 − f) C·m(θ)/𝕄·m(θ) + f G] and its derivatives up to
+    the third order (central differences) give κ_rs = E ℓ_rs, κ_rst = E ℓ_rst,
+    κ_rs,t = E ℓ_rs ℓ_t; b^s = Σ I^sr I^tu (½ K_rtu + K_rt,u) / N with I = −κ, K = κ
+    (per event), i.e. O(1/N).  Returns (b for f free, b for f fixed).
+    """
+    from itertools import product
+
+    from hepc9.fit.packed import monomials
+
+    c, norm, g = lf.nll.coefficients, lf.nll.normalisation, lf.nll.background
+    h = np.array([2e-3, 2e-3])
+
+    def ell(th, f):
+        m = monomials(np.array([th]))
+        return np.log((1 - f) * (c @ m) / (norm @ m) + f * g)
+
+    grid = {(i, j): ell(truth + i * h[0], f0 + j * h[1])
+            for i, j in product(range(-2, 3), repeat=2)}
+
+    def d(orders):
+        """Derivative ∂^a_θ ∂^b_f per event by central differences (orders: tuple of 0/1)."""
+        a, b = orders.count(0), orders.count(1)
+        st1 = {0: {0: 1.0}, 1: {1: 0.5, -1: -0.5}, 2: {1: 1.0, 0: -2.0, -1: 1.0},
+               3: {2: 0.5, 1: -1.0, -1: 1.0, -2: -0.5}}
+        out = 0.0
+        for i, wi in st1[a].items():
+            for j, wj in st1[b].items():
+                out = out + wi * wj * grid[(i, j)]
+        return out / (h[0] ** a * h[1] ** b)
+
+    idx = [0, 1]
+    l1 = {r: d((r,)) for r in idx}
+    l2 = {(r, s): d((r, s)) for r in idx for s in idx}
+    k2 = np.array([[l2[r, s].mean() for s in idx] for r in idx])
+    k3 = {(r, s, t): d((r, s, t)).mean() for r in idx for s in idx for t in idx}
+    k21 = {(r, s, t): (l2[r, s] * l1[t]).mean() for r in idx for s in idx for t in idx}
+
+    def bias(par):
+        inv = np.linalg.inv(-k2[np.ix_(par, par)])
+        b = np.zeros(len(par))
+        for si, _ in enumerate(par):
+            for (ri, r), (ti, t), (ui, u) in product(enumerate(par), repeat=3):
+                b[si] += inv[si, ri] * inv[ti, ui] * (0.5 * k3[r, t, u] + k21[r, t, u])
+        return b / n_events
+
+    return bias([0, 1]), bias([0])
+
+
+def ensemble(args):
+    """Fit ``--sets`` pseudo-experiments of each size and truth with every variant."""
+    import dataclasses
+
+    from machine import machine_line
+
+    from hepc9.fit import LikelihoodFit
+    from hepc9.seeding import seed_sequence
+    from hepc9.simulation import EventFactory
+
+    print(f"machine: {machine_line()}")
+    cfg, chain, accs, tpls, tpl_low, orders = _ensemble_inputs(args)
+    f = cfg.background.fraction
+    variants = {"free": {"acceptance": accs["A"], "background": tpls["A"]},
+                "fixed f": {"acceptance": accs["A"], "background": tpls["A"],
+                            "fix_fraction": True},
+                "low orders (2,2,2,1)": {"acceptance": accs["A"], "background": tpl_low}}
+    for k in accs:
+        if k != "A":
+            variants[f"efficiency {k} ({accs[k].n_events})"] = {"acceptance": accs[k],
+                                                                 "background": tpls[k]}
+    results = []
+    for n in args.sizes:
+        for truth in args.truths:
+            key = sorted(set(args.truths)).index(truth) + (0 if args.bench_keys else 100)
+            t = time.perf_counter()
+            c = dataclasses.replace(chain, events_per_item=n)
+            ss = seed_sequence(20261202, "evaluate", 9, n, key)
+            ev = EventFactory(c).draw(ss, truth, args.sets)
+            n_sig, _ = c.split
+            rows = {name: [] for name in variants}
+            rows["signal only"] = []
+            rows["own sideband"] = []
+            for i in range(args.sets):
+                one = {k: a[i * n:(i + 1) * n] for k, a in ev.signal.items()}
+                for name, kw in variants.items():
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        lf = LikelihoodFit.from_events(one, free=("dc9",), q2_range=None,
+                                                       outside="drop", background_fraction=f,
+                                                       **kw)
+                        rows[name].append(lf.fit(minos=False).values["dc9"])
+                sig = {k: a[:n_sig] for k, a in one.items()}
+                sb = {k: a[ev.background_offsets[i]:ev.background_offsets[i + 1]]
+                      for k, a in ev.background.items()}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    lf = LikelihoodFit.from_events(sig, free=("dc9",), q2_range=None,
+                                                   outside="drop", acceptance=accs["A"])
+                    rows["signal only"].append(lf.fit(minos=False).values["dc9"])
+                    own = fit_template(sb, orders=orders, acceptance=accs["A"], q2_range=None)
+                    lf = LikelihoodFit.from_events(one, free=("dc9",), q2_range=None,
+                                                   outside="drop", background_fraction=f,
+                                                   acceptance=accs["A"], background=own)
+                    rows["own sideband"].append(lf.fit(minos=False).values["dc9"])
+            # first-order (Cox–Snell) bias from the pooled events of all sets
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pooled = LikelihoodFit.from_events(ev.signal, free=("dc9",), q2_range=None,
+                                                   outside="drop", background_fraction=f,
+                                                   **variants["free"])
+                pooled_sig = LikelihoodFit.from_events(
+                    {k: a.reshape(args.sets, n)[:, :n_sig].ravel() for k, a in ev.signal.items()},
+                    free=("dc9",), q2_range=None, outside="drop", acceptance=accs["A"])
+            # the efficiency component of each variant's fits (common to all sets), first set
+            first = {k: a[:n] for k, a in ev.signal.items()}
+            s_eff = {}
+            for name, kw in variants.items():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    r = fit_events(first, free=("dc9",), q2_range=None, outside="drop",
+                                   background_fraction=f, **kw)
+                s_eff[name] = r.error_components["efficiency"]["dc9"]
+            b_free, b_fixed = _first_order_bias(pooled, truth, n)
+            b_sig = _first_order_bias(pooled_sig, truth, n_sig, f0=0.0)[1][0]
+            base = np.array(rows["free"])
+            out = {"n": n, "truth": truth, "sets": args.sets,
+                   "cox_snell": {"free": b_free[0], "fixed f": b_fixed[0], "signal only": b_sig},
+                   "seconds": time.perf_counter() - t, "variants": {}}
+            print(f"\nN = {n}, δC9 = {truth:+.2f}, {args.sets} sets, "
+                  f"{out['seconds']:.0f} s; first-order bias free {b_free[0]:+.4f}, "
+                  f"fixed f {b_fixed[0]:+.4f}, signal only {b_sig:+.4f}")
+            print("| variant | mean − truth | σ | bias/σ | median − truth | paired vs free | "
+                  "σ_eff |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for name, vals in rows.items():
+                v = np.array(vals)
+                sd = v.std(ddof=1)
+                err = sd / math.sqrt(v.size)
+                dd = v - base
+                row = {"bias": v.mean() - truth, "bias_error": err, "sigma": sd,
+                       "bias_over_sigma": (v.mean() - truth) / sd,
+                       "median_bias": float(np.median(v)) - truth,
+                       "paired": dd.mean(), "paired_error": dd.std(ddof=1) / math.sqrt(v.size),
+                       "sigma_eff": s_eff.get(name, math.nan), "values": v.tolist()}
+                out["variants"][name] = row
+                print(f"| {name} | {row['bias']:+.4f} ± {err:.4f} | {sd:.4f} | "
+                      f"{row['bias_over_sigma']:+.3f} ± {1 / math.sqrt(v.size):.3f} | "
+                      f"{row['median_bias']:+.4f} | {row['paired']:+.4f} ± "
+                      f"{row['paired_error']:.4f} | {row['sigma_eff']:.4f} |", flush=True)
+            results.append(out)
+    print(f"machine at the end: {machine_line()}")
+    return results
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=400_000, help="generated data events")
@@ -135,7 +356,23 @@ def main():
     p.add_argument("--fixed-orders", action="store_true", help="also fit orders (2,2,2,1)")
     p.add_argument("--seed", type=int, default=4242)
     p.add_argument("-o", "--output", type=Path)
+    g = p.add_argument_group("ensemble mode (--sets): small-N pseudo-experiments of bench_ratio")
+    g.add_argument("--sets", type=int, default=0, help="pseudo-experiments per size and truth")
+    g.add_argument("--sizes", type=int, nargs="+", default=[8000], help="events per set")
+    g.add_argument("--truths", type=float, nargs="+", default=[-0.82, 0.0])
+    g.add_argument("--eff-events", type=int, default=200_000,
+                   help="efficiency sample A (bench_ratio's, stream (1, 1))")
+    g.add_argument("--alt-eff-events", type=int, nargs="*", default=[200_000, 1_000_000],
+                   help="further independent efficiency samples (streams (1, 3), (1, 4), …)")
+    g.add_argument("--sideband-sets", type=int, default=30)
+    g.add_argument("--new-sets", dest="bench_keys", action="store_false",
+                   help="draw sets independent of bench_ratio's (other stream keys)")
     args = p.parse_args()
+    if args.sets:
+        res = ensemble(args)
+        if args.output:
+            args.output.write_text(json.dumps(res, indent=1, default=float))
+        return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for truth in args.truth:

@@ -35,6 +35,7 @@ STAGES: dict[str, int] = {
     "fisher": 22,
     "fit_errors": 23,
     "fit_coverage": 24,
+    "fit_efficiency_spread": 25,
     "train": 30,
     "evaluate": 40,
     "observables": 50,

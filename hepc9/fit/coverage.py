@@ -18,6 +18,11 @@ one pseudo-experiment to the next, the spread of δC9 includes their effect and 
 total error.  The MINOS interval is statistical; its "total" version widens each side by the
 components in quadrature.  Pseudo-experiment i uses
 ``child_sequences(seed_sequence(seed, "fit_coverage"), n)[i]``.
+
+:func:`efficiency_sample_spread` measures the common shift that *one* efficiency sample gives
+an ensemble which shares it (as the evaluation ensembles and the benchmarks do): it fits one
+pseudo-experiment with many independent efficiency samples and returns the spread of δC9
+beside the efficiency component the fit reports.
 """
 
 from __future__ import annotations
@@ -39,7 +44,12 @@ from hepc9.physics.constants import SEED_MODEL, WilsonShifts
 from hepc9.physics.window import resolve_q2_range
 from hepc9.seeding import child_sequences, seed_sequence
 
-__all__ = ["BACKGROUND_COEFFICIENTS", "acceptance_probability", "detector_coverage"]
+__all__ = [
+    "BACKGROUND_COEFFICIENTS",
+    "acceptance_probability",
+    "detector_coverage",
+    "efficiency_sample_spread",
+]
 
 #: Background density of the ensembles: ln g = Σ a·Φ at orders (2, 2, 2, 1).
 BACKGROUND_COEFFICIENTS = (-0.4, 0.1, 0.3, -0.2, -0.8, 0.4, 0.15, 0.0)
@@ -199,4 +209,84 @@ def detector_coverage(
                             for k in ("stat", "template", "efficiency",
                                       "efficiency_effective_size")},
         "experiments": rows,
+    }  # fmt: skip
+
+
+def efficiency_sample_spread(
+    n_samples: int,
+    n_events: int,
+    *,
+    truth: float = -0.82,
+    fraction: float = 0.44,
+    efficiency_events: int = 20_000,
+    sideband_events: int = 20_000,
+    q2_range: Sequence[float] | None = (1.1, 6.0),
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fit one pseudo-experiment with ``n_samples`` independent efficiency samples.
+
+    An ensemble of pseudo-experiments that shares one efficiency sample is shifted as a whole
+    by that sample's statistical error: a bias of the ensemble that does not average down with
+    the number of experiments.  Its size is measured here directly — the standard deviation of
+    δC9 over independent efficiency samples, with the same data and the same sideband (the
+    template refitted relative to each sample) — beside the mean efficiency component of the
+    fits (:mod:`hepc9.fit.uncertainty`); the component is the right error of a shared sample
+    when the two agree.  The data, sideband and acceptance are those of
+    :func:`detector_coverage`; efficiency sample k draws from
+    ``child_sequences(seed_sequence(seed, "fit_efficiency_spread"), n_samples + 1)[k + 1]``,
+    the data and sideband from element 0.
+
+    Parameters
+    ----------
+    n_samples : int
+        Independent efficiency samples (≥ 2).
+    n_events : int
+        Signal-region events of the pseudo-experiment.
+    truth, fraction : float
+        True δC9 and background fraction.
+    efficiency_events, sideband_events : int
+        Generated events per efficiency sample; accepted sideband events.
+    q2_range : (float, float), optional
+        Window in GeV² (default [1.1, 6]).
+    seed : int
+        Master seed.
+
+    Returns
+    -------
+    dict
+        ``values`` (δC9 per efficiency sample), ``spread`` and ``spread_error`` (standard
+        deviation over the samples and its error), ``mean_efficiency_component``,
+        ``mean_statistical``, ``n_samples``.
+    """
+    if int(n_samples) < 2:
+        raise DataError(f"n_samples = {n_samples}: the spread needs at least 2 samples")
+    window = resolve_q2_range(q2_range, SEED_MODEL)
+    streams = child_sequences(seed_sequence(int(seed), "fit_efficiency_spread"),
+                              int(n_samples) + 1)  # fmt: skip
+    gen = np.random.default_rng(streams[0].spawn(1)[0])
+    n_b = round(float(fraction) * int(n_events))
+    sig = _signal(int(n_events) - n_b, streams[0], WilsonShifts(dc9=float(truth)), window, gen)
+    data = {k: np.concatenate((sig[k], v)) for k, v in _background(n_b, gen, window).items()}
+    sideband = _background(int(sideband_events), gen, window)
+    rows = []
+    for ss in streams[1:]:
+        g = np.random.default_rng(ss.spawn(1)[0])
+        sim = _accept(sample_events(int(efficiency_events), seed=ss.spawn(1)[0], shifts={},
+                                    q2_range=window, threads=1), g, window)  # fmt: skip
+        acc = acceptance_sample(sim, generated_at={}, q2_range=window)
+        tpl = fit_template(sideband, orders=_ORDERS, q2_range=window, acceptance=acc)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit_events(data, q2_range=window, acceptance=acc, background=tpl,
+                             background_fraction=float(fraction))  # fmt: skip
+        c = res.error_components
+        if c is None:  # cannot happen with an acceptance sample; keeps the types honest
+            raise DataError("the detector-like fit returned no error components")
+        rows.append((res.values["dc9"], c["efficiency"]["dc9"], c["statistical"]["dc9"]))
+    v, eff, stat = (np.array(x) for x in zip(*rows, strict=True))
+    spread = float(v.std(ddof=1))
+    return {
+        "n_samples": int(n_samples), "values": v.tolist(), "spread": spread,
+        "spread_error": spread / math.sqrt(2 * (v.size - 1)),
+        "mean_efficiency_component": float(eff.mean()), "mean_statistical": float(stat.mean()),
     }  # fmt: skip
