@@ -58,6 +58,9 @@ class ModelConfig:
     #: shifts its learned likelihood depends on (the first is reported as ``dc9``).
     ratio_units: tuple[int, ...] = (64, 64, 64)
     ratio_params: tuple[str, ...] = ("dc9",)
+    #: ``event_exact`` (the event classifier on exact per-event posteriors): hidden widths of
+    #: its per-event network (the quadratic head is always used).
+    exact_units: tuple[int, ...] = (128, 128, 128)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +128,10 @@ class TrainConfig:
     ratio_learning_rate: float = 0.003
     ratio_reference: float = 0.0
     ratio_reference_events: int = 1_000_000
+    #: ``event_exact``: events generated for training and minibatch (blocks, learning rate,
+    #: reference point and normalisation events as for ``ratio``).
+    exact_events: int = 4_000_000
+    exact_batch_size: int = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

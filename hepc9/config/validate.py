@@ -112,7 +112,7 @@ def _check_model_train(cfg: Config, origin: str) -> None:
         )
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"[model] dropout = {m.dropout} in {origin} must be in [0, 1)")
-    for key in ("phi_units", "rho_units", "event_units", "ratio_units"):
+    for key in ("phi_units", "rho_units", "event_units", "ratio_units", "exact_units"):
         if any(u <= 0 for u in getattr(m, key)):
             raise ConfigError(
                 f"[model] {key} = {list(getattr(m, key))} in {origin} must be positive"
@@ -127,7 +127,7 @@ def _check_model_train(cfg: Config, origin: str) -> None:
     for key in ("learning_rate", "min_lr", "batch_size", "event_batch_size", "epochs",
                 "steps_per_epoch", "validation_steps", "ratio_events", "ratio_block_events",
                 "ratio_batch_size", "ratio_learning_rate", "ratio_reference_events",
-                "calibration_steps"):
+                "exact_events", "exact_batch_size", "calibration_steps"):
         if not getattr(t, key) > 0:
             raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be positive")
     if not 0.0 < t.reduce_lr_factor < 1.0:

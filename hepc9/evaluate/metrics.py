@@ -50,6 +50,9 @@ class PointSummary:
         Standard error of the bias, ``std/√n``.
     mse, mae : float
         Mean squared and mean absolute error with respect to ``truth``.
+    mse_err : float
+        Standard error of ``mse``, ``sd((x − truth)²)/√n`` (nan in summaries written before
+        it was recorded).
     """
 
     truth: float
@@ -65,6 +68,7 @@ class PointSummary:
     bias_err: float
     mse: float
     mae: float
+    mse_err: float = float("nan")
 
     @property
     def sigma(self) -> float:
@@ -80,7 +84,7 @@ class PointSummary:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PointSummary:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 def summarise_point(predictions: np.ndarray, truth: float) -> PointSummary:
@@ -120,6 +124,7 @@ def summarise_point(predictions: np.ndarray, truth: float) -> PointSummary:
         bias_err=std / np.sqrt(x.size),
         mse=float(np.mean((x - truth) ** 2)),
         mae=float(np.mean(np.abs(x - truth))),
+        mse_err=float(np.std((x - truth) ** 2, ddof=1) / np.sqrt(x.size)),
     )
 
 

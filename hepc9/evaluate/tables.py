@@ -114,11 +114,11 @@ def comparison_rows(
     -------
     list of dict
         Keys ``method events_per_set truth n_sets mean sigma sigma_l sigma_r std std_err bias
-        bias_err rmse sigma_crb bound crb_fraction slope slope_err sigma_corrected
+        bias_err rmse rmse_err sigma_crb bound crb_fraction slope slope_err sigma_corrected
         sigma_corrected_err sigma_over_crb sigma_over_crb_err corrected_over_crb
-        corrected_over_crb_err rmse_over_crb coverage_likelihood coverage_likelihood_err
-        coverage_neyman coverage_neyman_err interval_kind coverage coverage_err
-        halfwidth_likelihood halfwidth_neyman prior edge_sigmas headline note``.
+        corrected_over_crb_err rmse_over_crb rmse_over_crb_err coverage_likelihood
+        coverage_likelihood_err coverage_neyman coverage_neyman_err interval_kind coverage
+        coverage_err halfwidth_likelihood halfwidth_neyman prior edge_sigmas headline note``.
         ``sigma_over_crb`` is the raw σ/σ_CRB; ``corrected_over_crb`` divides σ by the
         response slope of the linearity fit first: an estimator pulled towards the middle of
         its training range (slope < 1) can have σ < σ_CRB, its resolution σ/slope cannot
@@ -138,6 +138,9 @@ def comparison_rows(
             bound, mode = _select_bound(res, key, crb, bounds)
             reso = resolution(p, res.linearity)
             rmse = float(np.sqrt(p.mse))
+            # δ√MSE = δMSE / (2√MSE); None for summaries written without mse_err
+            rmse_err = (float(p.mse_err) / (2.0 * rmse)
+                        if rmse > 0 and np.isfinite(p.mse_err) else None)
             lik, lik_err = _coverage_at(res.coverage, res.coverage_err, i)
             ney, ney_err = _coverage_at(res.neyman_coverage, res.neyman_coverage_err, i)
             dist, headline, note = _edge(res, p.truth, bound, edge_sigmas)
@@ -156,6 +159,7 @@ def comparison_rows(
                 "bias": p.bias,
                 "bias_err": p.bias_err,
                 "rmse": rmse,
+                "rmse_err": rmse_err,
                 "sigma_crb": bound,
                 "bound": BOUND_WORDS[mode],
                 "crb_fraction": mode,
@@ -165,6 +169,8 @@ def comparison_rows(
                 "sigma_corrected_err": reso.corrected_err,
                 **reso.over(bound),
                 "rmse_over_crb": (rmse / bound) if bound else None,
+                "rmse_over_crb_err": (rmse_err / bound) if bound and rmse_err is not None
+                else None,
                 "coverage_likelihood": lik,
                 "coverage_likelihood_err": lik_err,
                 "coverage_neyman": ney,
@@ -198,7 +204,8 @@ def _cells(r: Mapping[str, Any]) -> list[str]:
         str(r.get("bound", "–")),
         _pm(r.get("corrected_over_crb"), r.get("corrected_over_crb_err"), ".2f"),
         _pm(r.get("sigma_over_crb"), r.get("sigma_over_crb_err"), ".2f"),
-        f"{r['rmse_over_crb']:.2f}" if r.get("rmse_over_crb") else "–",
+        _pm(r.get("rmse_over_crb"), r.get("rmse_over_crb_err"), ".2f")
+        if r.get("rmse_over_crb") else "–",
         _pm(r.get("coverage_likelihood"), r.get("coverage_likelihood_err"), ".2f")
         if r.get("coverage_likelihood") is not None else "n/a",
         _pm(r.get("coverage_neyman"), r.get("coverage_neyman_err"), ".2f")
@@ -288,8 +295,8 @@ def comparison_text(rows: Sequence[Mapping[str, Any]]) -> str:
         slope-corrected (σ/slope)/σ_CRB ± error, the raw σ/σ_CRB, √MSE/σ_CRB and the coverage
         of the intervals heading the table; rows near a training-prior edge are marked.
     """
-    head = (f"{'δC9':>6s} {'N':>6s} {'method':>9s} {'mean':>8s} {'bias':>17s} {'σ_CRB':>7s} "
-            f"{'slope':>13s} {'(σ/slope)/σ_CRB':>15s} {'raw σ/σ_CRB':>11s} {'√MSE/σ_CRB':>10s} "
+    head = (f"{'δC9':>6s} {'N':>6s} {'method':>11s} {'mean':>8s} {'bias':>17s} {'σ_CRB':>7s} "
+            f"{'slope':>13s} {'(σ/slope)/σ_CRB':>15s} {'raw σ/σ_CRB':>11s} {'√MSE/σ_CRB':>11s} "
             f"{'coverage':>11s}")
     lines = [head]
     ordered = sorted(rows, key=lambda r: not r.get("headline", True))
@@ -297,9 +304,9 @@ def comparison_text(rows: Sequence[Mapping[str, Any]]) -> str:
         c = _cells(r)
         cov = c[8] if r.get("interval_kind", "likelihood") == "likelihood" else c[9]
         flag = "" if r.get("headline", True) else "  (near prior edge)"
-        lines.append(f"{r['truth']:+6.2f} {r['events_per_set']:6d} {r['method']:>9s} "
+        lines.append(f"{r['truth']:+6.2f} {r['events_per_set']:6d} {r['method']:>11s} "
                      f"{r['mean']:+8.4f} {c[1]:>17s} {c[3]:>7s} {c[0]:>13s} {c[5]:>15s} "
-                     f"{c[6]:>11s} {c[7]:>10s} {cov:>11s}{flag}")
+                     f"{c[6]:>11s} {c[7]:>11s} {cov:>11s}{flag}")
     return "\n".join(lines)
 
 

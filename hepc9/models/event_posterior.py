@@ -5,7 +5,9 @@ prior), the set log posterior is Σ_i log p(θ | x_i) + const.  :func:`set_curve
 on :data:`FINE_POINTS` values spanning the class nodes:
 
 * ``quadratic`` head: exactly, Σ_i log q_i(t) − n log Z(t) at every fine point
-  (:mod:`hepc9.models.quadratic_head`);
+  (:mod:`hepc9.models.quadratic_head`), with Z the reference normalisation
+  ``labels.z_quadratic`` = (A, B, C) when the model records one (Z ∝ A + B t + C t², see
+  :mod:`hepc9.train.event_exact`), else the head's trained Z;
 * ``free`` head: Σ_i log_softmax(logits_i) at the nodes, interpolated by a cubic spline.
 
 The calibration offset n (p₁ t + p₂ t²) (``labels.offset_poly``) and, for old models, per-node
@@ -22,7 +24,8 @@ import numpy as np
 from hepc9.models.inputs import batched, prepare_inputs
 
 __all__ = [
-    "FINE_POINTS", "fine_theta", "log_softmax", "nearest_index", "offset_basis", "set_curves",
+    "FINE_POINTS", "coefficient_model", "fine_theta", "log_softmax", "nearest_index",
+    "offset_basis", "set_curves",
 ]
 
 #: Points of the fine δC9 grid of the set posterior.
@@ -72,7 +75,7 @@ def offset_basis(theta: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return np.stack([t, t * t], axis=1)
 
 
-def _coefficient_model(model: Any) -> Any | None:
+def coefficient_model(model: Any) -> Any | None:
     """Return the sub-model giving the raw quadratic coefficients (``None``: free head)."""
     import keras
 
@@ -114,8 +117,13 @@ def set_curves(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size
     nodes = np.asarray(labels["grid"], dtype=np.float64)
     theta = fine_theta(nodes)
     t = normalised_theta(theta, nodes)
-    coef_model = _coefficient_model(model)
-    log_z = model.get_layer("logits").log_z(t) if coef_model is not None else None
+    coef_model = coefficient_model(model)
+    log_z = None
+    if coef_model is not None:
+        zq = labels.get("z_quadratic")
+        # the reference normalisation Z(t) ∝ A + B t + C t² when recorded, else the head's
+        log_z = (np.log(np.polyval(np.asarray(zq, dtype=np.float64)[::-1], t)) if zq is not None
+                 else model.get_layer("logits").log_z(t))
     out = np.empty((x.shape[0], theta.size))
     for sl in batched(x.shape[0], batch_size):
         xb = prepare_inputs(x[sl], info)

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-__all__ = ["QuadraticLogits", "normalised_theta", "quadratic_log"]
+__all__ = ["QuadraticLogits", "normalised_theta", "quadratic_log", "quadratic_terms"]
 
 _EPS = 1e-4
 _SHRINK = 0.999
@@ -45,6 +45,25 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
+def quadratic_terms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the positive quadratic's (α, β, γ) from raw coefficients (numpy, float64).
+
+    Parameters
+    ----------
+    raw : ndarray, shape (..., 3)
+        Unconstrained (u, v, w).
+
+    Returns
+    -------
+    tuple of ndarray, shape (..., 1) each
+        q(t) = α + β t + γ t² > 0 for every t.
+    """
+    r = np.asarray(raw, dtype=np.float64)
+    a = _softplus(r[..., 0:1]) + _EPS
+    c = _softplus(r[..., 2:3]) + _EPS
+    return a, 2.0 * np.sqrt(a * c) * _SHRINK * np.tanh(r[..., 1:2]), c
+
+
 def quadratic_log(raw: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Return log q(t) for raw coefficients (numpy twin of the Keras head).
 
@@ -59,10 +78,7 @@ def quadratic_log(raw: np.ndarray, t: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (..., T), float64
     """
-    r = np.asarray(raw, dtype=np.float64)
-    a = _softplus(r[..., 0:1]) + _EPS
-    c = _softplus(r[..., 2:3]) + _EPS
-    b = 2.0 * np.sqrt(a * c) * _SHRINK * np.tanh(r[..., 1:2])
+    a, b, c = quadratic_terms(raw)
     tt = np.asarray(t, dtype=np.float64)
     return np.log(a + b * tt + c * tt * tt)
 

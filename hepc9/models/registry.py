@@ -228,6 +228,15 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             description="per-event classifier over the δC9 grid, combined per set",
         ),
         EstimatorSpec(
+            name="event_exact", builder="hepc9.models.event_classifier:build",
+            item_kind="sets", target="grid", per_event=True, loss="crossentropy",
+            batch_size_key="exact_batch_size",
+            predictor="hepc9.models.event_classifier:predict_sets",
+            trainer="hepc9.train.event_exact:train_event_exact",
+            description="per-event classifier trained on the exact per-event posteriors of "
+                        "streamed events (soft targets), combined per set",
+        ),
+        EstimatorSpec(
             name="ratio", builder="hepc9.models.ratio:build", item_kind="sets",
             target="coefficients", per_event=True, loss="mse",
             batch_size_key="ratio_batch_size",

@@ -78,7 +78,7 @@ def _settings(cfg: Any) -> dict[str, Any]:
             "norm_events": int(t.ratio_reference_events)}
 
 
-def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, np.ndarray]],
+def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, ...]],
                 n_blocks: int, *, loss: Any, lr: float, batch: int,
                 verbose: int = 0) -> list[float]:
     """Train ``model`` one pass over each of ``n_blocks`` fresh blocks (Adam, cosine decay).
@@ -88,7 +88,8 @@ def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, np.ndarray
     model : keras.Model
         Uncompiled network.
     blocks : callable
-        ``blocks(b) -> (inputs, targets)`` of block ``b`` (drawn fresh for every block).
+        ``blocks(b) -> (inputs, targets)`` or ``(inputs, targets, sample_weights)`` of block
+        ``b`` (drawn fresh for every block).
     n_blocks : int
         Blocks (one pass each).
     loss : str or keras loss
@@ -107,7 +108,8 @@ def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, np.ndarray
     """
     import keras
 
-    x, y = blocks(0)
+    data = blocks(0)
+    x = data[0]
     # cosine decay over all optimiser steps (the first block's size stands for every block)
     sched = keras.optimizers.schedules.CosineDecay(
         lr, decay_steps=max(1, n_blocks * math.ceil(len(x) / batch)), alpha=0.02)
@@ -115,8 +117,10 @@ def fit_network(model: Any, blocks: Callable[[int], tuple[np.ndarray, np.ndarray
     losses = []
     for b in range(n_blocks):
         if b:
-            x, y = blocks(b)
-        h = model.fit(x, y, batch_size=batch, epochs=1, verbose=verbose, shuffle=True)
+            data = blocks(b)
+        weights = data[2] if len(data) > 2 else None
+        h = model.fit(data[0], data[1], sample_weight=weights, batch_size=batch, epochs=1,
+                      verbose=verbose, shuffle=True)
         losses.append(float(h.history["loss"][-1]))
     return losses
 

@@ -75,6 +75,11 @@ def test_rows_slope_corrected_ratio_bias_rmse_and_coverage():
     assert r["bias"] == pytest.approx(0.05)
     assert r["bias_err"] == pytest.approx(0.1 / np.sqrt(200))
     assert r["rmse"] == pytest.approx(np.sqrt(0.05**2 + 0.1**2 * 199 / 200))
+    # δ√MSE = sd((x − t)²)/√n / (2√MSE), from the same predictions (truth 0 is seed 1)
+    sq = _exact(0.05, 0.1, 200, 1) ** 2
+    want = sq.std(ddof=1) / np.sqrt(200) / (2 * r["rmse"])
+    assert r["rmse_err"] == pytest.approx(want)
+    assert r["rmse_over_crb_err"] == pytest.approx(want / 0.25)
     assert r["coverage_likelihood"] == pytest.approx(0.75)
     assert r["coverage_likelihood_err"] == pytest.approx(np.sqrt(0.75 * 0.25 / 200))
     assert r["coverage"] == r["coverage_likelihood"]
@@ -178,6 +183,12 @@ def test_intervals_stored_per_set_and_old_files_read():
     assert legacy.prior is None
     assert legacy.fraction is None
     assert legacy.coverage == res.coverage
+    # summaries written before the √MSE error: rows leave it out instead of failing
+    for point in old["points"]:
+        point.pop("mse_err")
+    (row,) = comparison_rows([EnsembleResult.from_dict(old)], {(0.0, 10): 0.2}, truths=[0.0])
+    assert row["rmse_err"] is None
+    assert row["rmse_over_crb"] == pytest.approx(row["rmse"] / 0.2)
 
 
 def test_estimator_context_reads_model_json_keys():

@@ -50,7 +50,7 @@ def test_select_refuses_to_switch_a_loaded_keras():
 
 
 def test_registry_lookup():
-    assert set(REGISTRY) == {"resnet3d", "deepsets", "event", "ratio"}
+    assert set(REGISTRY) == {"resnet3d", "deepsets", "event", "event_exact", "ratio"}
     assert all(":" in target for target in REGISTRY.values())
     with pytest.raises(ConfigError, match="did you mean 'deepsets'"):
         get_builder("deepset")

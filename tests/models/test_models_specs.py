@@ -22,8 +22,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "hepc9"
 
 
 def test_builtin_specs_describe_their_estimators():
-    assert model_names() == ("resnet3d", "deepsets", "event", "ratio")
-    assert method_names() == ("fit", "resnet3d", "deepsets", "event", "ratio")
+    assert model_names() == ("resnet3d", "deepsets", "event", "event_exact", "ratio")
+    assert method_names() == ("fit", "resnet3d", "deepsets", "event", "event_exact", "ratio")
     res, ds, ev = (get_spec(n) for n in model_names()[:3])
     ratio = get_spec("ratio")
     assert (ratio.target, ratio.item_kind, ratio.per_event) == ("coefficients", "sets", True)

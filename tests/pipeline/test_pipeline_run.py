@@ -37,7 +37,8 @@ def test_smoke_run_produces_every_artefact(smoke_run):
                  "samples/bsm.root", "crb/crb.json", "evaluate/comparison.json",
                  "evaluate/comparison.md", "evaluate/gen_N400_fit.json",
                  "evaluate/gen_N400_resnet3d.json", "evaluate/gen_N400_deepsets.json",
-                 "evaluate/gen_N400_event.json", "plots/distributions.png",
+                 "evaluate/gen_N400_event.json", "evaluate/gen_N400_event_exact.json",
+                 "plots/distributions.png",
                  "plots/linearity.png", "plots/sigma_over_crb.png",
                  "plots/training_resnet3d.png", "plots/image_slices.png",
                  "models/resnet3d_gen_N400/model.keras", "models/deepsets_gen_N400/model.json"):
@@ -45,7 +46,7 @@ def test_smoke_run_produces_every_artefact(smoke_run):
     summary = json.loads((run_dir / "summary.json").read_text())
     rows = summary["comparison"]["gen"]["rows"]
     methods = {r["method"] for r in rows}
-    assert methods == {"fit", "resnet3d", "deepsets", "event", "ratio"}
+    assert methods == {"fit", "resnet3d", "deepsets", "event", "event_exact", "ratio"}
     fit = [r for r in rows if r["method"] == "fit"]
     assert all(r["sigma_crb"] > 0 for r in fit)
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,3 +83,37 @@ def test_jax_trains_predicts_and_its_model_loads_under_tensorflow(tmp_path):
     # TensorFlow's C++ start-up lines are silenced by default (hepc9.models._backend)
     for noise in ("cpu_feature_guard", "oneDNN", "absl::InitializeLog"):
         assert noise not in stderr
+
+
+EXACT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from hepc9.config import load_config
+    from hepc9.pipeline.train import train_from_folder
+    from hepc9.train import load_predictor, predict
+    out = sys.argv[1]
+    cfg = load_config(None, ["train.exact_events=100000", "train.ratio_block_events=50000",
+                             "train.ratio_reference_events=20000", "model.exact_units=[16]",
+                             "datasets.events_per_image=100"])
+    train_from_folder(cfg, None, out, model_name="event_exact", progress=False)
+    model, info = load_predictor(out)
+    xt = np.random.default_rng(1).normal(size=(3, 100, 5)).astype(np.float32)
+    np.save(out + "/xt.npy", xt)
+    import keras
+    head = model.get_layer("logits")
+    print(json.dumps({"backend": keras.backend.backend(), "z": info["labels"]["z_quadratic"],
+                      "frozen": [float(v) for v in np.asarray(head.z)],
+                      "pred": predict(model, info, xt)["dc9"].tolist()}))
+""")
+
+
+def test_event_exact_trains_under_jax_with_its_head_held_fixed(tmp_path):
+    model = tmp_path / "exact_jax"
+    trained, _ = _python(EXACT, str(model), backend="jax", cwd=tmp_path)
+    assert trained["backend"] == "jax"
+    # the global Z of the head is not trained (the targets' optimum is itself quadratic)
+    assert trained["frozen"] == pytest.approx([10.0, 0.0, -30.0])
+    assert all(np.isfinite(trained["z"]))
+    loaded, _ = _python(LOAD, str(model), backend="tensorflow", cwd=tmp_path)
+    for a, b in zip(trained["pred"], loaded["pred"], strict=True):
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
