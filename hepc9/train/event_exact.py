@@ -39,7 +39,6 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,19 +46,18 @@ import numpy as np
 from hepc9.artifacts import write_json
 from hepc9.datasets.build import dataset_spec
 from hepc9.datasets.sets import SetSpec
-from hepc9.errors import ConfigError, OutputExistsError
-from hepc9.models import META_FILE, _backend, save_model
+from hepc9.errors import ConfigError
+from hepc9.models import _backend, save_model
 from hepc9.models.event_classifier import build
 from hepc9.models.event_posterior import coefficient_model
 from hepc9.models.inputs import feature_normalisation, prepare_inputs
 from hepc9.models.quadratic_head import normalised_theta, quadratic_terms
 from hepc9.models.ratio import coefficient_vector
 from hepc9.physics.quadratic import normalisation_matrix
-from hepc9.seeding import seed_sequence
 from hepc9.simulation import ChainInputs
-from hepc9.train.loop import TrainResult, member_seed
+from hepc9.train.loop import TrainResult, fresh_output, member_seed
 from hepc9.train.ratio import fit_network
-from hepc9.train.ratio_blocks import RatioBlock, draw_block, reference_sample
+from hepc9.train.ratio_blocks import RatioBlock, block_drawer, reference_sample
 
 __all__ = ["soft_targets", "train_event_exact"]
 
@@ -209,10 +207,7 @@ def train_event_exact(cfg: Any, output: str | os.PathLike[str], *,
     -------
     TrainResult
     """
-    out = Path(output)
-    if (out / META_FILE).exists() and not overwrite:
-        raise OutputExistsError(
-            f"{out} already holds a trained model; choose another --output or remove it")
+    out = fresh_output(output, overwrite)
     used = _backend.select(backend, cfg.train.backend)
     import keras
 
@@ -230,10 +225,8 @@ def train_event_exact(cfg: Any, output: str | os.PathLike[str], *,
     nodes = s["nodes"]
     t0 = time.perf_counter()
 
-    def block(part: int, b: int, n: int) -> RatioBlock:
-        ss = seed_sequence(cfg.seed, "train", _STREAM, member, part, b)
-        return draw_block(chain, ss, n, dc9=s["dc9"], params=_PARAMS, features=features,
-                          background=with_bkg)
+    block = block_drawer(cfg, chain, _STREAM, dc9=s["dc9"], params=_PARAMS, features=features,
+                         background=with_bkg)
 
     stats = block(1, 0, s["block"])
     info = _info(cfg, model_name, spec, s)

@@ -38,7 +38,7 @@ from hepc9.train.sources import (
     gather,
 )
 
-__all__ = ["TrainResult", "member_seed", "train_model"]
+__all__ = ["TrainResult", "fresh_output", "member_seed", "train_model"]
 
 #: Validation sets used to calibrate an estimator after training (see ``calibrator``).
 _CALIBRATION_ITEMS = 1024
@@ -198,6 +198,21 @@ def _compile(model: Any, spec: EstimatorSpec, tcfg: Any) -> None:
     model.compile(optimizer=opt, loss=_loss(spec.loss_name(tcfg)))
 
 
+def fresh_output(output: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Return the model folder, refusing one that holds a finished model unless ``overwrite``.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``output`` already holds a finished model and ``overwrite`` is false.
+    """
+    out = Path(output)
+    if (out / META_FILE).exists() and not overwrite:
+        raise OutputExistsError(
+            f"{out} already holds a trained model; choose another --output or remove it")
+    return out
+
+
 def train_model(
     data: Any,
     *,
@@ -253,11 +268,7 @@ def train_model(
     ConfigError
         If the model does not fit the dataset kind.
     """
-    out = Path(output)
-    if (out / META_FILE).exists() and not overwrite:
-        raise OutputExistsError(
-            f"{out} already holds a trained model; choose another --output or remove it"
-        )
+    out = fresh_output(output, overwrite)
     used_backend = _backend.select(backend, cfg.train.backend)
     import keras
 

@@ -36,15 +36,14 @@ import math
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hepc9.artifacts import write_json
 from hepc9.datasets.sets import DEFAULT_FEATURES
-from hepc9.errors import ConfigError, OutputExistsError
-from hepc9.models import META_FILE, _backend, save_model
+from hepc9.errors import ConfigError
+from hepc9.models import _backend, save_model
 from hepc9.models.ratio import (
     build,
     coefficient_vector,
@@ -56,10 +55,9 @@ from hepc9.models.ratio import (
 )
 from hepc9.physics.amplitudes import check_params
 from hepc9.physics.quadratic import normalisation_matrix
-from hepc9.seeding import seed_sequence
 from hepc9.simulation import ChainInputs
-from hepc9.train.loop import TrainResult, member_seed
-from hepc9.train.ratio_blocks import RatioBlock, draw_block, reference_sample
+from hepc9.train.loop import TrainResult, fresh_output, member_seed
+from hepc9.train.ratio_blocks import RatioBlock, block_drawer, draw_block, reference_sample
 
 __all__ = ["RatioBlock", "draw_block", "fit_network", "train_ratio"]
 
@@ -152,10 +150,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     -------
     TrainResult
     """
-    out = Path(output)
-    if (out / META_FILE).exists() and not overwrite:
-        raise OutputExistsError(
-            f"{out} already holds a trained model; choose another --output or remove it")
+    out = fresh_output(output, overwrite)
     used = _backend.select(backend, cfg.train.backend)
     import keras
 
@@ -170,10 +165,8 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     member = int(cfg.train.member)
     t0 = time.perf_counter()
 
-    def block(part: int, b: int, n: int) -> RatioBlock:
-        ss = seed_sequence(cfg.seed, "train", _STREAM, member, part, b)
-        return draw_block(chain, ss, n, dc9=s["dc9"], params=params, features=features,
-                          background=with_bkg)
+    block = block_drawer(cfg, chain, _STREAM, dc9=s["dc9"], params=params, features=features,
+                         background=with_bkg)
 
     stats = block(1, 0, s["block"])
     norm = input_normalisation(expand_features(stats.x, features))

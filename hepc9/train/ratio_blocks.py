@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from hepc9.errors import ConfigError
 from hepc9.kinematics import BELLE2
 from hepc9.models.ratio import coefficient_vector
 from hepc9.physics.quadratic import quadratic_coefficients
+from hepc9.seeding import seed_sequence
 from hepc9.simulation import (
     ChainInputs,
     child,
@@ -30,7 +32,7 @@ from hepc9.simulation import (
     signal_region_background,
 )
 
-__all__ = ["RatioBlock", "draw_block", "reference_sample"]
+__all__ = ["RatioBlock", "block_drawer", "draw_block", "reference_sample"]
 
 
 @dataclasses.dataclass
@@ -113,6 +115,24 @@ def draw_block(chain: ChainInputs, ss: np.random.SeedSequence, n: int, *, dc9: f
     if background:
         f = float(chain.background_fraction)
         block.xb = _background_pool(chain, ss, round(block.x.shape[0] * f / (1.0 - f)), features)
+    return block
+
+
+def block_drawer(cfg: Any, chain: ChainInputs, stream: int, *, dc9: float,
+                 params: tuple[str, ...], features: tuple[str, ...],
+                 background: bool) -> Callable[[int, int, int], RatioBlock]:
+    """Return ``block(part, b, n)``, the :func:`draw_block` of ``n`` reference events.
+
+    Block ``b`` of ``part`` draws from ``seed_sequence(cfg.seed, "train", stream, member,
+    part, b)`` (``member`` = ``[train] member``).
+    """
+    member = int(cfg.train.member)
+
+    def block(part: int, b: int, n: int) -> RatioBlock:
+        ss = seed_sequence(cfg.seed, "train", stream, member, part, b)
+        return draw_block(chain, ss, n, dc9=dc9, params=params, features=features,
+                          background=background)
+
     return block
 
 
