@@ -30,10 +30,6 @@ import numpy as np
 from hepc9.errors import ConfigError, DataError, ShapeError
 from hepc9.models.event_posterior import log_softmax, nearest_index, offset_basis, set_curves
 
-# importing the builder module registers the head's serialisable layer, so that a saved model
-# loads in a fresh process (hepc9.models.saving imports every registered builder module)
-from hepc9.models.quadratic_head import QuadraticLogits
-
 __all__ = [
     "build",
     "calibrate_sets",
@@ -80,6 +76,8 @@ def build(input_shape: tuple[int, ...], cfg: Any, *, n_classes: int,
     for i, units in enumerate(cfg.event_units):
         h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
     if getattr(cfg, "event_head", "free") == "quadratic":
+        from hepc9.models.quadratic_head import QuadraticLogits
+
         node_list = (list(nodes) if nodes is not None
                      else np.linspace(-1.0, 1.0, int(n_classes)).tolist())
         if len(node_list) != n_classes:

@@ -121,6 +121,10 @@ class EstimatorSpec:
         TrainResult`` for estimators trained on freshly streamed events rather than stored
         items (``target = "coefficients"``: the exact per-event quadratic-form coefficients);
         ``cfg`` is the configuration of the level.  Such estimators need no dataset.
+    layers : tuple of str
+        Modules defining serialisable Keras layers that saved models of this estimator use
+        beyond the builder module's own (imported before a model is loaded, so that it loads
+        in a fresh process).
     description : str
         One line for listings.
     """
@@ -136,6 +140,7 @@ class EstimatorSpec:
     predictor: Hook = "hepc9.models.targets:predict_regression"
     calibrator: Hook | None = None
     trainer: Hook | None = None
+    layers: tuple[str, ...] = ()
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -225,6 +230,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             batch_size_key="event_batch_size",
             predictor="hepc9.models.event_classifier:predict_sets",
             calibrator="hepc9.models.event_classifier:calibrate_sets",
+            layers=("hepc9.models.quadratic_head",),
             description="per-event classifier over the δC9 grid, combined per set",
         ),
         EstimatorSpec(
@@ -233,6 +239,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             batch_size_key="exact_batch_size",
             predictor="hepc9.models.event_classifier:predict_sets",
             trainer="hepc9.train.event_exact:train_event_exact",
+            layers=("hepc9.models.quadratic_head",),
             description="per-event classifier trained on the exact per-event posteriors of "
                         "streamed events (soft targets), combined per set",
         ),

@@ -43,10 +43,12 @@ _MODEL_FORMAT_VERSION = 1
 
 
 def _custom_objects() -> None:
-    """Import every registered builder module so that their serialisable layers register."""
+    """Import every registered builder and layer module (their serialisable layers register)."""
     for spec in ESTIMATORS.values():
         if isinstance(spec.builder, str):
             importlib.import_module(spec.builder.split(":")[0])
+        for module in spec.layers:
+            importlib.import_module(module)
 
 
 def _versions() -> dict[str, str]:
