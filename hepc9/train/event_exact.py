@@ -35,7 +35,6 @@ block)``, part 0 training, 1 feature statistics, 2 validation, 3 normalisation.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -49,15 +48,13 @@ from hepc9.datasets.sets import SetSpec
 from hepc9.errors import ConfigError
 from hepc9.models import _backend, save_model
 from hepc9.models.event_classifier import build
-from hepc9.models.event_posterior import coefficient_model
+from hepc9.models.event_posterior import coefficient_model, log_softmax
 from hepc9.models.inputs import feature_normalisation, prepare_inputs
 from hepc9.models.quadratic_head import normalised_theta, quadratic_terms
-from hepc9.models.ratio import coefficient_vector
-from hepc9.physics.quadratic import normalisation_matrix
 from hepc9.simulation import ChainInputs
-from hepc9.train.loop import TrainResult, fresh_output, member_seed
+from hepc9.train.loop import TrainResult, base_info, fresh_output, member_seed
 from hepc9.train.ratio import fit_network
-from hepc9.train.ratio_blocks import RatioBlock, block_drawer, reference_sample
+from hepc9.train.ratio_blocks import RatioBlock, block_drawer, exact_norm
 
 __all__ = ["soft_targets", "train_event_exact"]
 
@@ -126,16 +123,10 @@ def _settings(cfg: Any) -> dict[str, Any]:
 
 
 def _norm_vector(chain: ChainInputs, blk: RatioBlock, dc9: float) -> tuple[np.ndarray, bool]:
-    """Return R = E₀[(ℓ, q)] and whether it is exact.
-
-    Exact at generator level with a narrow K* (the q² integral of the normalisation matrix),
-    else the block's signal mean.
-    """
-    if chain.detector is None and chain.sample.line_shape == "narrow":
-        sample = reference_sample(chain, dc9)
-        big = normalisation_matrix(params=_PARAMS, at=sample.shifts,
-                                   constants=sample.constants, q2_range=sample.q2_range)
-        return coefficient_vector(big[None])[0], True
+    """Return R = E₀[(ℓ, q)] and whether it is exact (:func:`exact_norm`; else the mean)."""
+    r = exact_norm(chain, dc9, _PARAMS)
+    if r is not None:
+        return r, True
     return np.asarray(blk.y, dtype=np.float64).mean(axis=0), False
 
 
@@ -230,7 +221,6 @@ def train_event_exact(cfg: Any, output: str | os.PathLike[str], *,
 
     stats = block(1, 0, s["block"])
     info = _info(cfg, model_name, spec, s)
-    info["model_config"].update(event_units=list(cfg.model.exact_units), event_head="quadratic")
     fx = _features(stats, spec)
     info["input_normalisation"] = feature_normalisation(fx[None], mask_padding=False,
                                                         limit=fx.shape[0])
@@ -262,8 +252,7 @@ def train_event_exact(cfg: Any, output: str | os.PathLike[str], *,
     val = block(2, 0, s["block"])
     vt, vw = soft_targets(val, nodes, s["dc9"], norm)
     vx = prepare_inputs(_features(val, spec), info)
-    logits = np.asarray(model.predict(vx, batch_size=65536, verbose=0), dtype=np.float64)
-    logp = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    logp = log_softmax(model.predict(vx, batch_size=65536, verbose=0), axis=1)
     ce = float(np.average(-(vt * logp).sum(axis=1), weights=vw))
     entropy = float(np.average(-(vt * np.log(np.maximum(vt, 1e-30))).sum(axis=1), weights=vw))
     seconds = time.perf_counter() - t0
@@ -289,22 +278,14 @@ def train_event_exact(cfg: Any, output: str | os.PathLike[str], *,
 def _info(cfg: Any, name: str, spec: SetSpec, s: dict[str, Any]) -> dict[str, Any]:
     m = int(cfg.datasets.events_per_image)
     lo, hi = s["prior"]
-    features = spec.features
-    return {
-        "model": name,
-        "builder": "hepc9.models.event_classifier:build",
-        "model_config": json.loads(json.dumps(dataclasses.asdict(cfg.model))),
-        "item_kind": "sets",
-        "item_shape": [m, len(features)],
-        "input_shape": [len(features)],
-        "dataset_index": {"kind": "sets", "features": list(features), "events_per_item": m,
-                          "standardisation": spec.to_dict()},
-        "events_per_set": m,
-        "features": list(features),
-        "labels": {"kind": "grid", "grid": [float(v) for v in s["nodes"]], "binned": True,
-                   "prior": {"low": lo, "high": hi}},
-        "config_digest": cfg.digest(),
-        "config": cfg.to_dict(),
-        "seed": cfg.seed,
-        "member": cfg.train.member,
-    }
+    features = list(spec.features)
+    info = base_info(cfg, name=name, builder="hepc9.models.event_classifier:build",
+                     item_kind="sets", item_shape=(m, len(features)),
+                     input_shape=(len(features),),
+                     dataset_index={"kind": "sets", "features": features, "events_per_item": m,
+                                    "standardisation": spec.to_dict()})
+    info["model_config"].update(event_units=list(cfg.model.exact_units), event_head="quadratic")
+    info.update(events_per_set=m, features=features,
+                labels={"kind": "grid", "grid": [float(v) for v in s["nodes"]], "binned": True,
+                        "prior": {"low": lo, "high": hi}})
+    return info

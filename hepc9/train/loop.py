@@ -38,7 +38,7 @@ from hepc9.train.sources import (
     gather,
 )
 
-__all__ = ["TrainResult", "fresh_output", "member_seed", "train_model"]
+__all__ = ["TrainResult", "base_info", "fresh_output", "member_seed", "train_model"]
 
 #: Validation sets used to calibrate an estimator after training (see ``calibrator``).
 _CALIBRATION_ITEMS = 1024
@@ -110,6 +110,43 @@ def _plain_config(section: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(section)))
 
 
+def base_info(cfg: Any, *, name: str, builder: str, item_kind: str,
+              item_shape: Sequence[int], input_shape: Sequence[int],
+              dataset_index: dict[str, Any]) -> dict[str, Any]:
+    """Return the entries of ``model.json`` every trained estimator records.
+
+    Parameters
+    ----------
+    cfg : hepc9.config.Config
+        The configuration trained with (its ``[model]`` section, digest, seed and member).
+    name, builder : str
+        Registry name and ``"module:function"`` of the builder.
+    item_kind : str
+        ``"images"`` or ``"sets"``.
+    item_shape, input_shape : sequence of int
+        Shape of a stored item and of the network's input.
+    dataset_index : dict
+        What the inputs were built like (features, standardisation, …).
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "model": name,
+        "builder": builder,
+        "model_config": _plain_config(cfg.model),
+        "item_kind": item_kind,
+        "item_shape": [int(v) for v in item_shape],
+        "input_shape": [int(v) for v in input_shape],
+        "dataset_index": dataset_index,
+        "config_digest": cfg.digest(),
+        "config": cfg.to_dict(),
+        "seed": cfg.seed,
+        "member": cfg.train.member,
+    }
+
+
 def _training_record(source: ArraySource | StreamSource) -> dict[str, Any]:
     """Return what the network was given: label prior, background fraction (model.json)."""
     rec: dict[str, Any] = {"stream": isinstance(source, StreamSource)}
@@ -134,19 +171,9 @@ def _model_info(spec: EstimatorSpec, cfg: Any, source: ArraySource | StreamSourc
                   else tuple(int(s) for s in source.item_shape))
     kind = source.kind
     spec.check_item_kind(kind)
-    info: dict[str, Any] = {
-        "model": spec.name,
-        "builder": spec.builder_path,
-        "model_config": _plain_config(cfg.model),
-        "item_kind": kind,
-        "item_shape": list(item_shape),
-        "input_shape": list(spec.input_shape(item_shape)),
-        "dataset_index": json.loads(json.dumps(dict(source.index), default=str)),
-        "config_digest": cfg.digest(),
-        "config": cfg.to_dict(),
-        "seed": cfg.seed,
-        "member": cfg.train.member,
-    }
+    info = base_info(cfg, name=spec.name, builder=spec.builder_path, item_kind=kind,
+                     item_shape=item_shape, input_shape=spec.input_shape(item_shape),
+                     dataset_index=json.loads(json.dumps(dict(source.index), default=str)))
     if kind == "sets":
         rows = None
         if isinstance(source, ArraySource):

@@ -30,8 +30,6 @@ inside a block, children ``(0|1|2, 0)`` the signal, ``(5, r)`` background round 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
 import time
@@ -46,7 +44,6 @@ from hepc9.errors import ConfigError
 from hepc9.models import _backend, save_model
 from hepc9.models.ratio import (
     build,
-    coefficient_vector,
     encode_features,
     expand_features,
     input_normalisation,
@@ -54,10 +51,15 @@ from hepc9.models.ratio import (
     per_event_outputs,
 )
 from hepc9.physics.amplitudes import check_params
-from hepc9.physics.quadratic import normalisation_matrix
 from hepc9.simulation import ChainInputs
-from hepc9.train.loop import TrainResult, fresh_output, member_seed
-from hepc9.train.ratio_blocks import RatioBlock, block_drawer, draw_block, reference_sample
+from hepc9.train.loop import TrainResult, base_info, fresh_output, member_seed
+from hepc9.train.ratio_blocks import (
+    RatioBlock,
+    block_drawer,
+    draw_block,
+    exact_norm,
+    reference_sample,
+)
 
 __all__ = ["RatioBlock", "draw_block", "fit_network", "train_ratio"]
 
@@ -274,19 +276,16 @@ def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
         return mix.tolist(), (f"(N_pi, N_a) over a reference mixture of {n_s} signal and "
                               f"{n_b} background events")
     sums, count, b = np.zeros(k), 0, 0
-    exact = chain.detector is None and chain.sample.line_shape == "narrow"
+    r_exact = exact_norm(chain, dc9, params)
+    exact = r_exact is not None
     while count < n_events:
         blk = blocks(b)
         c, _ = per_event_outputs(model, info, blk.x)
         sums += (c - blk.y).sum(axis=0) if exact else c.sum(axis=0)
         count += c.shape[0]
         b += 1
-    if not exact:
+    if r_exact is None:
         return (sums / count).tolist(), f"mean over {count} accepted reference events"
-    sample = reference_sample(chain, dc9)
-    big = normalisation_matrix(params=params, at=sample.shifts, constants=sample.constants,
-                               q2_range=sample.q2_range)
-    r_exact = coefficient_vector(big[None])[0]
     return ((r_exact + sums / count).tolist(),
             f"exact E0[c_true] + mean residual over {count} reference events")
 
@@ -294,20 +293,9 @@ def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
 def _info(cfg: Any, name: str, features: tuple[str, ...], n_in: int,
           ratio_info: dict[str, Any]) -> dict[str, Any]:
     m = int(cfg.datasets.events_per_image)
-    return {
-        "model": name,
-        "builder": "hepc9.models.ratio:build",
-        "model_config": json.loads(json.dumps(dataclasses.asdict(cfg.model))),
-        "item_kind": "sets",
-        "item_shape": [m, len(features)],
-        "input_shape": [n_in],
-        "dataset_index": {"features": list(features), "events_per_set": m},
-        "events_per_set": m,
-        "features": list(features),
-        "labels": {"kind": "coefficients"},
-        "config_digest": cfg.digest(),
-        "config": cfg.to_dict(),
-        "seed": cfg.seed,
-        "member": cfg.train.member,
-        "ratio": ratio_info,
-    }
+    info = base_info(cfg, name=name, builder="hepc9.models.ratio:build", item_kind="sets",
+                     item_shape=(m, len(features)), input_shape=(n_in,),
+                     dataset_index={"features": list(features), "events_per_set": m})
+    info.update(events_per_set=m, features=list(features), labels={"kind": "coefficients"},
+                ratio=ratio_info)
+    return info

@@ -22,7 +22,7 @@ from hepc9.datasets.sets import DEFAULT_FEATURES, feature_matrix
 from hepc9.errors import ConfigError
 from hepc9.kinematics import BELLE2
 from hepc9.models.ratio import coefficient_vector
-from hepc9.physics.quadratic import quadratic_coefficients
+from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
 from hepc9.seeding import seed_sequence
 from hepc9.simulation import (
     ChainInputs,
@@ -32,7 +32,7 @@ from hepc9.simulation import (
     signal_region_background,
 )
 
-__all__ = ["RatioBlock", "block_drawer", "draw_block", "reference_sample"]
+__all__ = ["RatioBlock", "block_drawer", "draw_block", "exact_norm", "reference_sample"]
 
 
 @dataclasses.dataclass
@@ -61,6 +61,20 @@ class RatioBlock:
 def reference_sample(chain: ChainInputs, dc9: float) -> Any:
     """Return the generator inputs at the reference point (δC9 = ``dc9``)."""
     return chain.sample.at(dc9)
+
+
+def exact_norm(chain: ChainInputs, dc9: float, params: tuple[str, ...]) -> np.ndarray | None:
+    """Return E₀[c_true], the exact mean coefficient vector at the reference point, or ``None``.
+
+    Exact at generator level with a narrow K* (the q² integral of the normalisation matrix);
+    ``None`` with a detector or a K* line shape, where only a sample mean is available.
+    """
+    if chain.detector is not None or chain.sample.line_shape != "narrow":
+        return None
+    sample = reference_sample(chain, dc9)
+    big = normalisation_matrix(params=params, at=sample.shifts, constants=sample.constants,
+                               q2_range=sample.q2_range)
+    return coefficient_vector(big[None])[0]
 
 
 def _truth_coefficients(ev: dict[str, np.ndarray], sample: Any,
