@@ -42,6 +42,9 @@ def add_train(sub: Any) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+_METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE"}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_cli_config(args)
     if (args.dataset is None and not args.stream
@@ -55,12 +58,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     elif not args.quiet:
-        val = result["validation"]
+        # the metrics the estimator reports (regression: MAE, RMSE, corr; event_exact:
+        # crossentropy and its excess over the targets' entropy)
+        shown = ", ".join(f"{_METRIC_NAMES.get(k, k)} {v:.4g}"
+                          for k, v in result["validation"].items()
+                          if k != "n" and isinstance(v, float))
         print(f"trained {result['model']} for {result['epochs_run']} epochs "
               f"(best epoch {result['best_epoch'] + 1}, backend {result['backend']}); "
-              f"validation: MAE {val.get('mae', float('nan')):.4f}, "
-              f"RMSE {val.get('rmse', float('nan')):.4f}, corr {val.get('corr', float('nan')):.3f}"
-              f"; saved to {result['output']}")
+              f"validation: {shown or 'none'}; saved to {result['output']}")
     return 0
 
 

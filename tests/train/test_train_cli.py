@@ -132,3 +132,15 @@ def test_stream_training_from_the_sampler(tmp_path, capsys):
     assert info["labels"]["prior"] == {"low": -2.5, "high": 1.5, "step": 0.05}
     assert info["training"]["labels"] == "prior"
     np.testing.assert_allclose(info["labels"]["mean"], -0.5, atol=1e-12)
+
+
+def test_train_summary_shows_the_metrics_the_estimator_reports(tmp_path, capsys):
+    """event_exact reports its cross-entropy and KL excess, not regression metrics."""
+    rc = main(["train", "--model", "event_exact", "--output", str(tmp_path / "m"),
+               "--set", "train.exact_events=100000", "--set", "train.ratio_block_events=50000",
+               "--set", "train.ratio_reference_events=20000", "--set", "model.exact_units=[8]"])
+    assert rc == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "validation: crossentropy " in line
+    assert "excess " in line
+    assert "nan" not in line
