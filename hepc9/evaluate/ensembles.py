@@ -46,6 +46,10 @@ class Estimates:
         Reported standard errors (for pulls).
     valid : ndarray, shape (S,), optional
         1 where the estimate is valid (a converged fit), 0 elsewhere.
+    common : ndarray, shape (S,), optional
+        Error each estimate shares with every other of its ensemble (e.g. from one
+        efficiency sample and one sideband template serving all pseudo-experiments): a
+        systematic error of the ensemble's bias that more pseudo-experiments do not reduce.
     """
 
     values: np.ndarray
@@ -53,6 +57,7 @@ class Estimates:
     upper: np.ndarray | None = None
     errors: np.ndarray | None = None
     valid: np.ndarray | None = None
+    common: np.ndarray | None = None
 
     @classmethod
     def from_output(cls, out: Any) -> Estimates:
@@ -62,8 +67,9 @@ class Estimates:
         ----------
         out : Estimates, tuple or mapping
             A mapping gives ``value`` (or ``dc9``) and optionally ``lower``, ``upper``,
-            ``error`` and ``valid`` (as :func:`hepc9.pipeline.pseudo.run_fit_chunk` and
-            :func:`hepc9.train.predict` return them).
+            ``error``, ``valid`` and ``common_error`` (as
+            :func:`hepc9.pipeline.pseudo.run_fit_chunk` and :func:`hepc9.train.predict` return
+            them).
 
         Returns
         -------
@@ -78,7 +84,8 @@ class Estimates:
         if isinstance(out, Mapping):
             values = out["value"] if "value" in out else out["dc9"]
             return cls(np.asarray(values, dtype=np.float64), arr(out.get("lower")),
-                       arr(out.get("upper")), arr(out.get("error")), arr(out.get("valid")))
+                       arr(out.get("upper")), arr(out.get("error")), arr(out.get("valid")),
+                       arr(out.get("common_error")))
         values, lower, upper = out
         return cls(np.asarray(values, dtype=np.float64), arr(lower), arr(upper))
 
@@ -181,10 +188,13 @@ def run_pseudo_experiments(
     intervals = None
     if lower is not None and upper is not None:
         intervals = {t: (lower[t], upper[t]) for t in values}
+    common = joined("common")
     result = summarise_ensemble(method, values, events_per_set=events_per_set,
                                 seen_labels=seen_labels, seen_range=seen_range,
                                 intervals=intervals, prior=prior,
-                                fraction=fraction)
+                                fraction=fraction,
+                                common_error=None if common is None else
+                                {t: float(np.nanmean(c)) for t, c in common.items()})
     errors = joined("errors")
     pulls = None
     if errors is not None:

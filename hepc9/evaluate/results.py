@@ -89,6 +89,11 @@ class EnsembleResult:
     fraction : str or None
         ``"fixed"`` or ``"free"``: whether the background fraction is known to the estimator
         or a nuisance for it; None without background (generator level) or unknown.
+    common_error : tuple of float or None
+        Per point, the error of the bias common to all its pseudo-experiments (auxiliary
+        samples shared by the ensemble, e.g. the detector-level fit's efficiency sample and
+        sideband template); it does not average down with the number of sets.  None when
+        the estimator shares no such sample or does not report it.
     """
 
     method: str
@@ -105,6 +110,7 @@ class EnsembleResult:
     neyman_coverage_err: tuple[float, ...] | None = None
     prior: tuple[float, float] | None = None
     fraction: Literal["fixed", "free"] | None = None
+    common_error: tuple[float, ...] | None = None
 
     def at(self, truth: float, *, tol: float = 1e-9) -> PointSummary:
         """Return the summary at ``truth``."""
@@ -138,6 +144,7 @@ class EnsembleResult:
             "neyman_coverage_err": opt(self.neyman_coverage_err),
             "prior": None if self.prior is None else list(self.prior),
             "fraction": self.fraction,
+            "common_error": opt(self.common_error),
         }
 
     @classmethod
@@ -163,6 +170,7 @@ class EnsembleResult:
             neyman_coverage_err=opt("neyman_coverage_err"),
             prior=None if prior is None else (float(prior[0]), float(prior[1])),
             fraction=d.get("fraction"),
+            common_error=opt("common_error"),
         )
 
 
@@ -176,6 +184,7 @@ def summarise_ensemble(
     intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
     prior: tuple[float, float] | None = None,
     fraction: Literal["fixed", "free"] | None = None,
+    common_error: Mapping[float, float] | None = None,
 ) -> EnsembleResult:
     """Summarise an estimator's predictions per true value.
 
@@ -199,6 +208,8 @@ def summarise_ensemble(
         Range of the δC9 training prior.
     fraction : {"fixed", "free"}, optional
         Background fraction known to the estimator or free for it.
+    common_error : mapping of float to float, optional
+        True value → error of the bias shared by all its pseudo-experiments (≥ 0).
 
     Returns
     -------
@@ -239,6 +250,14 @@ def summarise_ensemble(
         cov = tuple(p for p, _ in pairs)
         cov_err = tuple(e for _, e in pairs)
         stored = {t: _pairs(*by_truth[t]) for t in truths}
+    common = None
+    if common_error is not None:
+        by_t = {float(t): float(c) for t, c in common_error.items()}
+        if any(t not in by_t for t in truths) or any(
+                not (math.isfinite(c) and c >= 0) for c in by_t.values()):
+            raise DataError(f"{method}: common errors must be finite, ≥ 0 and given for "
+                            f"every truth {truths}; got {by_t}")
+        common = tuple(by_t[t] for t in truths)
     ney = neyman_intervals(values)
     n_iv = n_cov = n_err = None
     if ney is not None:
@@ -261,4 +280,5 @@ def summarise_ensemble(
         neyman_coverage_err=n_err,
         prior=None if prior is None else (float(prior[0]), float(prior[1])),
         fraction=fraction,
+        common_error=common,
     )

@@ -114,8 +114,8 @@ def comparison_rows(
     -------
     list of dict
         Keys ``method events_per_set truth n_sets mean sigma sigma_l sigma_r std std_err bias
-        bias_err rmse rmse_err sigma_crb bound crb_fraction slope slope_err sigma_corrected
-        sigma_corrected_err sigma_over_crb sigma_over_crb_err corrected_over_crb
+        bias_err bias_common_err rmse rmse_err sigma_crb bound crb_fraction slope slope_err
+        sigma_corrected sigma_corrected_err sigma_over_crb sigma_over_crb_err corrected_over_crb
         corrected_over_crb_err rmse_over_crb rmse_over_crb_err coverage_likelihood
         coverage_likelihood_err coverage_neyman coverage_neyman_err interval_kind coverage
         coverage_err halfwidth_likelihood halfwidth_neyman prior edge_sigmas headline note``.
@@ -123,6 +123,9 @@ def comparison_rows(
         response slope of the linearity fit first: an estimator pulled towards the middle of
         its training range (slope < 1) can have σ < σ_CRB, its resolution σ/slope cannot
         beat the bound.  Coverage is None (n/a) when the estimator reports no intervals.
+        ``bias_common_err`` is the error of the bias shared by the whole ensemble
+        (:attr:`EnsembleResult.common_error`; None when there is none), shown beside the
+        statistical ``bias_err``.
     """
     if interval_kind not in ("likelihood", "neyman"):
         raise DataError(f"interval kind '{interval_kind}' is not 'likelihood' or 'neyman'")
@@ -143,6 +146,7 @@ def comparison_rows(
                         if rmse > 0 and np.isfinite(p.mse_err) else None)
             lik, lik_err = _coverage_at(res.coverage, res.coverage_err, i)
             ney, ney_err = _coverage_at(res.neyman_coverage, res.neyman_coverage_err, i)
+            common = None if res.common_error is None else float(res.common_error[i])
             dist, headline, note = _edge(res, p.truth, bound, edge_sigmas)
             chosen = (lik, lik_err) if interval_kind == "likelihood" else (ney, ney_err)
             rows.append({
@@ -158,6 +162,7 @@ def comparison_rows(
                 "std_err": reso.sigma_err,
                 "bias": p.bias,
                 "bias_err": p.bias_err,
+                "bias_common_err": common,
                 "rmse": rmse,
                 "rmse_err": rmse_err,
                 "sigma_crb": bound,
@@ -198,7 +203,9 @@ def _pm(value: float | None, err: float | None, fmt: str) -> str:
 def _cells(r: Mapping[str, Any]) -> list[str]:
     return [
         _pm(r.get("slope"), r.get("slope_err"), ".3f"),
-        _pm(r["bias"], r["bias_err"], "+.4f"),
+        _pm(r["bias"], r["bias_err"], "+.4f")
+        + (f" (± {r['bias_common_err']:.4f} common)" if r.get("bias_common_err") is not None
+           else ""),
         f"{r['std']:.4f}",
         f"{r['sigma_crb']:.4f}" if r.get("sigma_crb") else "–",
         str(r.get("bound", "–")),

@@ -14,6 +14,7 @@ the same chain that makes the detector-level training data.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,18 +149,16 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
     Returns
     -------
     dict
-        Lists ``value``, ``error``, ``lower``, ``upper`` (MINOS interval or ±HESSE), ``valid``.
+        Lists ``value``, ``error``, ``lower``, ``upper`` (MINOS interval or ±HESSE), ``valid``;
+        at detector level also ``common_error``, the template ⊕ efficiency error component of
+        the chunk's first set (shared by every set of the ensemble).
     """
     sets = generate_sets(spec)
     out: dict[str, list[float]] = {"value": [], "error": [], "lower": [], "upper": [],
                                    "valid": []}
     fit_kw = _fit_options(spec)
     for events in sets:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FitNotConvergedWarning)  # recorded as valid=False
-            warnings.simplefilter("ignore", DroppedRowsWarning)  # detector level: counted
-            res = fit_events(events, free=("dc9",), q2_range=spec.chain.sample.q2_range,
-                             minos=spec.minos, **fit_kw)
+        res = _fit_set(spec, events, fit_kw)
         v, e = res.values["dc9"], res.errors["dc9"]
         if res.minos is not None and "dc9" in res.minos:
             lo, hi = res.interval("dc9")
@@ -170,7 +169,23 @@ def run_fit_chunk(spec: SetChunk) -> dict[str, list[float]]:
         out["lower"].append(float(lo))
         out["upper"].append(float(hi))
         out["valid"].append(float(res.valid))
+    if "acceptance" in fit_kw and sets:
+        # the efficiency sample and the template serve every set: their components, evaluated
+        # on this chunk's first set, are an error common to the whole ensemble
+        kw = {**fit_kw, "efficiency_error": "linear"}
+        comp = _fit_set(spec, sets[0], kw, minos=False).error_components
+        common = math.hypot(comp["template"].get("dc9", 0.0), comp["efficiency"].get("dc9", 0.0))
+        out["common_error"] = [common] * len(sets)
     return out
+
+
+def _fit_set(spec: SetChunk, events: dict[str, np.ndarray], fit_kw: dict[str, Any],
+             minos: bool | None = None) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitNotConvergedWarning)  # recorded as valid=False
+        warnings.simplefilter("ignore", DroppedRowsWarning)  # detector level: counted
+        return fit_events(events, free=("dc9",), q2_range=spec.chain.sample.q2_range,
+                          minos=spec.minos if minos is None else minos, **fit_kw)
 
 
 def _fit_options(spec: SetChunk) -> dict[str, Any]:
