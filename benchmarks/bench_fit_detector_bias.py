@@ -18,7 +18,11 @@ are printed for every fit.
 The signal-only fit minus the truth is printed too (``minus_truth``, the acceptance residual).
 
 Run: ``python benchmarks/bench_fit_detector_bias.py --events 400000 --truth -0.82 0``
-(``--strength 0.5`` for Mbc-dependent background shapes).
+(``--strength 0.5`` for Mbc-dependent background shapes).  Replicas with independent data,
+efficiency and sideband samples (``--seed`` per run, ``-o`` per run) combine with
+``--combine run1.json run2.json …``: per truth, window and template the mean shift with two
+errors, from the replicas' scatter (which includes the efficiency and template samples'
+fluctuations) and from the statistical resolutions, in δC9 and in σ(24 000).
 
 **Ensemble mode** (``--sets S``, issue 13): ``S`` small pseudo-experiments per ``--sizes`` N and
 ``--truths`` δC9, drawn from the evaluation chain exactly as ``bench_ratio.py --level det``
@@ -345,6 +349,43 @@ def ensemble(args):
     return results
 
 
+def combine(paths):
+    """Combine replica outputs of the large-N mode; print one line per truth/window/template."""
+    groups = {}
+    for path in paths:
+        for o in json.loads(Path(path).read_text()):
+            for name, r in o["fits"].items():
+                key = (o["truth"], o["window"], name.split(" (")[0])
+                groups.setdefault(key, []).append(
+                    (r["shift_vs_signal_only"], r["shift_resolution"], r["sigma24k"],
+                     o["signal_only"]["minus_truth"], o["n_signal"]))
+    print("| δC9 | window | template | replicas | signal events | shift | ± scatter | ± stat "
+          "| shift/σ24k | signal only − truth |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    out = []
+    for (truth, window, name), rows in sorted(groups.items()):
+        a = np.array(rows)
+        shift, res, s24, minus, n_sig = a.T
+        k = len(rows)
+        scatter = shift.std(ddof=1) / math.sqrt(k) if k > 1 else math.nan
+        stat = math.sqrt(np.sum(res**2)) / k
+        err = max(scatter, stat) if k > 1 else stat
+        row = {"truth": truth, "window": window, "template": name, "replicas": k,
+               "signal_events": int(n_sig.sum()), "shift": float(shift.mean()),
+               "scatter_err": scatter, "stat_err": stat,
+               "shift_over_sigma24k": float(shift.mean() / s24.mean()),
+               "shift_over_sigma24k_err": float(err / s24.mean()),
+               "signal_only_minus_truth": float(minus.mean()),
+               "signal_only_minus_truth_err": float(minus.std(ddof=1) / math.sqrt(k))
+               if k > 1 else math.nan}
+        out.append(row)
+        print(f"| {truth:+.2f} | {window} | {name} | {k} | {row['signal_events']} | "
+              f"{row['shift']:+.4f} | {scatter:.4f} | {stat:.4f} | "
+              f"{row['shift_over_sigma24k']:+.3f} ± {row['shift_over_sigma24k_err']:.3f} | "
+              f"{row['signal_only_minus_truth']:+.4f} ± {row['signal_only_minus_truth_err']:.4f} |")
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=400_000, help="generated data events")
@@ -356,6 +397,8 @@ def main():
     p.add_argument("--fixed-orders", action="store_true", help="also fit orders (2,2,2,1)")
     p.add_argument("--seed", type=int, default=4242)
     p.add_argument("-o", "--output", type=Path)
+    p.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
+                   help="combine the -o outputs of independent large-N runs (replicas)")
     g = p.add_argument_group("ensemble mode (--sets): small-N pseudo-experiments of bench_ratio")
     g.add_argument("--sets", type=int, default=0, help="pseudo-experiments per size and truth")
     g.add_argument("--sizes", type=int, nargs="+", default=[8000], help="events per set")
@@ -368,6 +411,11 @@ def main():
     g.add_argument("--new-sets", dest="bench_keys", action="store_false",
                    help="draw sets independent of bench_ratio's (other stream keys)")
     args = p.parse_args()
+    if args.combine:
+        res = combine(args.combine)
+        if args.output:
+            args.output.write_text(json.dumps(res, indent=1, default=float))
+        return
     if args.sets:
         res = ensemble(args)
         if args.output:
