@@ -39,17 +39,25 @@ def run_dir(tmp_path_factory):
     cfg = load_config(overrides=["detector.enabled=true", "background.enabled=true",
                                  "background.fraction=0.44", "generate.events=600000",
                                  "generate.four_vectors=true", "seed=4242"])
+    _detector_stage(root, cfg, efficiency_events=600000, data_events=60000)
+    return cfg, root
+
+
+def _detector_stage(root, cfg, *, efficiency_events, data_events):
+    """The detector stage's files: efficiency sample, signal region and Mbc sideband."""
     (root / "detector").mkdir()
+
+    def sized(n):
+        return cfg.replace(generate=dataclasses.replace(cfg.generate, events=n))
+
     eff_gen = root / "detector" / "efficiency_gen.root"
-    generate_file(cfg, eff_gen, stream=(92,))
+    generate_file(sized(efficiency_events), eff_gen, stream=(92,))
     simulate_file(cfg, eff_gen, root / DETECTOR_FILES["efficiency"], background=False)
-    small = cfg.replace(generate=dataclasses.replace(cfg.generate, events=60000))
     gen = root / DETECTOR_FILES["gen"]
-    generate_file(small, gen, stream=(91,))
+    generate_file(sized(data_events), gen, stream=(91,))
     simulate_file(cfg, gen, root / DETECTOR_FILES["signal"],
                   sideband_output=root / DETECTOR_FILES["sideband"],
                   report=root / DETECTOR_FILES["report"])
-    return cfg, root
 
 
 @pytest.mark.slow
@@ -90,16 +98,7 @@ def large_run(tmp_path_factory):
                                  "background.fraction=0.44", "generate.events=300000",
                                  "generate.four_vectors=true", f"generate.dc9={TRUTH}",
                                  "seed=4343"])
-    (root / "detector").mkdir()
-    eff_cfg = cfg.replace(generate=dataclasses.replace(cfg.generate, events=600000))
-    eff_gen = root / "detector" / "efficiency_gen.root"
-    generate_file(eff_cfg, eff_gen, stream=(92,))
-    simulate_file(cfg, eff_gen, root / DETECTOR_FILES["efficiency"], background=False)
-    gen = root / DETECTOR_FILES["gen"]
-    generate_file(cfg, gen, stream=(91,))
-    simulate_file(cfg, gen, root / DETECTOR_FILES["signal"],
-                  sideband_output=root / DETECTOR_FILES["sideband"],
-                  report=root / DETECTOR_FILES["report"])
+    _detector_stage(root, cfg, efficiency_events=600000, data_events=300000)
     return cfg, root
 
 
