@@ -37,4 +37,5 @@ DATASET_CHANNELS: tuple[str, ...] = (
 #: Per-event features known to :mod:`hepc9.datasets.sets`.
 SET_FEATURES: tuple[str, ...] = (
     "q2", "costheta_l", "costheta_k", "chi", "cos_chi", "sin_chi", "mkpi", "flavour",
+    "f_1s", "f_1c", "f_2s", "f_2c", "f_3", "f_4", "f_5", "f_6s", "f_6c", "f_7", "f_8", "f_9",
 )

@@ -8,7 +8,10 @@ Features (:data:`FEATURES`):
 
 ``q2`` [GeV²], ``costheta_l``, ``costheta_k``, ``chi`` [rad], ``cos_chi`` and ``sin_chi``
 (the periodic χ as a point on the circle, the default instead of ``chi``), ``mkpi`` [GeV] and
-``flavour`` (±1, never standardised: its mean and std are recorded as 0 and 1).
+``flavour`` (±1, never standardised: its mean and std are recorded as 0 and 1), and the twelve
+angular functions ``f_1s`` … ``f_9`` of physics.md §2.1 evaluated at the event's angles (the rate
+is Σ_i J_i(q²) f_i(Ω), so these are the terms a per-event network would otherwise have to
+learn; :func:`hepc9.physics.angular.angular_functions_numba`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import DataError, ShapeError, check_names
+from hepc9.physics.angular import J_INDEX, J_NAMES, angular_functions_numba
 
-__all__ = ["DEFAULT_FEATURES", "FEATURES", "SetSpec", "feature_matrix", "make_sets",
+__all__ = ["ANGULAR_FEATURES", "DEFAULT_FEATURES", "FEATURES", "SetSpec", "feature_matrix", "make_sets",
            "reference_set_spec"]
 
+#: The angular functions as features, ordered as :data:`hepc9.physics.angular.J_NAMES`.
+ANGULAR_FEATURES = tuple(f"f_{name}" for name in J_NAMES)
 #: Known per-event features.
-FEATURES = ("q2", "costheta_l", "costheta_k", "chi", "cos_chi", "sin_chi", "mkpi", "flavour")
+FEATURES = ("q2", "costheta_l", "costheta_k", "chi", "cos_chi", "sin_chi", "mkpi", "flavour",
+            *ANGULAR_FEATURES)
 #: Default features.
 DEFAULT_FEATURES = ("q2", "costheta_l", "costheta_k", "cos_chi", "sin_chi")
 
@@ -50,8 +57,19 @@ def feature_matrix(events: Mapping[str, Any], features: Sequence[str]) -> np.nda
         ``(n, F)`` float64.
     """
     feats = _check_features(features)
+    angular = None
+    if any(f in ANGULAR_FEATURES for f in feats):
+        missing = [c for c in ("costheta_l", "costheta_k", "chi") if c not in events]
+        if missing:
+            raise DataError(f"the angular-function features need the columns {missing}, "
+                            "which the events lack")
+        angular = angular_functions_numba(events["costheta_l"], events["costheta_k"],
+                                          events["chi"])
     cols = []
     for f in feats:
+        if angular is not None and f in ANGULAR_FEATURES:
+            cols.append(angular[J_INDEX[f[2:]]])
+            continue
         src = "chi" if f in ("cos_chi", "sin_chi") else f
         if src not in events:
             raise DataError(f"set feature '{f}' needs the column '{src}', which the events lack")

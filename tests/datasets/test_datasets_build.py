@@ -220,3 +220,28 @@ def test_detector_level_with_background_mixing():
     np.testing.assert_allclose(x[..., 2].sum(axis=(1, 2, 3)), n_bkg, rtol=1e-4)
     ev = EventFactory(cfg).draw(seed_sequence(7, "images_train", 0, 0), -1.0, 3)
     assert np.isclose(ev.background_scale * np.diff(ev.background_offsets), n_bkg).all()
+
+
+def test_angular_function_features_follow_the_rate_terms():
+    """The f_i features are the physics.md §2.1 functions of the event's own angles."""
+    from hepc9.datasets.sets import ANGULAR_FEATURES
+    from hepc9.physics.angular import angular_functions
+
+    rng = np.random.default_rng(3)
+    ev = {"q2": rng.uniform(1, 8, 50), "costheta_l": rng.uniform(-1, 1, 50),
+          "costheta_k": rng.uniform(-1, 1, 50), "chi": rng.uniform(-np.pi, np.pi, 50)}
+    raw = feature_matrix(ev, ("q2", *ANGULAR_FEATURES))
+    ref = angular_functions(ev["costheta_l"], ev["costheta_k"], ev["chi"])
+    np.testing.assert_allclose(raw[:, 1:], ref.T, atol=1e-14)
+    np.testing.assert_allclose(raw[:, 0], ev["q2"])
+    one = feature_matrix(ev, ("f_4", "sin_chi"))  # f_4 = sin2θK sin2θℓ cos χ, in any order
+    np.testing.assert_allclose(one[:, 0], ref[5], atol=1e-14)
+    np.testing.assert_allclose(one[:, 1], np.sin(ev["chi"]), atol=1e-15)
+    # cosθK = ±1: f_1s = sin²θK vanishes, f_1c = cos²θK is one
+    edge = feature_matrix({k: v[:2] if k != "costheta_k" else np.array([1.0, -1.0])
+                           for k, v in ev.items()}, ("f_1s", "f_1c"))
+    np.testing.assert_allclose(edge, [[0, 1], [0, 1]], atol=1e-15)
+    with pytest.raises(DataError, match="costheta_k"):
+        feature_matrix({"costheta_l": ev["costheta_l"], "chi": ev["chi"]}, ("f_3",))
+    with pytest.raises(ConfigError, match="f_10"):
+        load_config(overrides=["datasets.set_features=['q2','f_10']"])
