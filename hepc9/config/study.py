@@ -127,7 +127,7 @@ class TrainConfig:
     ratio_batch_size: int = 1024
     ratio_learning_rate: float = 0.003
     ratio_reference: float = 0.0
-    ratio_reference_events: int = 1_000_000
+    ratio_reference_events: int = 8_000_000
     #: ``event_exact``: events generated for training and minibatch (blocks, learning rate,
     #: reference point and normalisation events as for ``ratio``).
     exact_events: int = 4_000_000

@@ -25,8 +25,8 @@ import numpy as np
 from hepc9.errors import DataError, ShapeError, check_names
 from hepc9.physics.angular import J_INDEX, J_NAMES, angular_functions_numba
 
-__all__ = ["ANGULAR_FEATURES", "DEFAULT_FEATURES", "FEATURES", "SetSpec", "feature_matrix", "make_sets",
-           "reference_set_spec"]
+__all__ = ["ANGULAR_FEATURES", "DEFAULT_FEATURES", "FEATURES", "SetSpec", "feature_matrix",
+           "make_sets", "reference_set_spec"]
 
 #: The angular functions as features, ordered as :data:`hepc9.physics.angular.J_NAMES`.
 ANGULAR_FEATURES = tuple(f"f_{name}" for name in J_NAMES)

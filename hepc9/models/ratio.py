@@ -264,7 +264,10 @@ def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_si
     dict of ndarray, shape (N,)
         ``dc9`` (maximum, the reference point added), ``std`` (HESSE), ``lower`` and
         ``upper`` (MINOS), ``valid``; with several shifts one entry ``<param>`` (and
-        ``<param>_std``) per shift, ``background_fraction`` with a background.
+        ``<param>_std``) per shift, ``background_fraction`` with a background, and
+        ``common_error`` (with ``<param>_common``): the error of each estimate from the
+        normalisation's Monte Carlo error, shared by every set (models trained before it was
+        recorded have none).
     """
     x = np.asarray(x)
     n_sets, n_ev, n_feat = x.shape
@@ -273,5 +276,7 @@ def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_si
     res = fit_sets(coef.reshape(n_sets, n_ev, -1),
                    None if signal is None else signal.reshape(n_sets, n_ev),
                    np.asarray(r["normalisation"]), params=r["params"],
-                   reference=r["reference"])
+                   reference=r["reference"],
+                   norm_cov=(np.asarray(r["normalisation_cov"]) if "normalisation_cov" in r
+                             else None))
     return res

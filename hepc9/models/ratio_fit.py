@@ -5,12 +5,18 @@ Without background, for a set of n events with learned coefficients c_e
 accepted reference sample:
 
     ln L(θ) = Σ_e ln[ w_e(θ) / W(θ) ],
-    w_e(θ) = 1 + c_e · φ(θ),   W(θ) = 1 + R · φ(θ),   φ(θ) = (θ_j; θ_i θ_j, i ≤ j),
+    w_e(θ) = 1 + c_e · φ(θ),   W(θ) = 1 + R · φ(θ),   φ(θ) = (θ_j; θ_i θ_j, i ≤ j).
 
-    # with background, start at the reference mixture's fraction (where every g_e = 1)
-    start = [0.0] * k + ([1.0 - float(norm[0])] if with_bkg else [])
-    steps = dict.fromkeys(params, 0.1)
-    limits: dict[str, tuple[float, float]] = {}
+With background, the joint coefficients a_e and signal probabilities π_e of the reference
+mixture (background fraction f_t) and its normalisation (N_π, N_a) give, for a free fraction f,
+
+    ln L(θ, f) = Σ_e ln[ (1 − f)(π_e + a_e · φ(θ)) / (N_π + N_a · φ(θ))
+                        + f (1 − π_e) / (1 − N_π) ].
+
+The normalisation is a Monte Carlo mean over a finite reference sample, and one sample serves
+every set: its error moves all estimates together.  :func:`normalisation_error` propagates the
+covariance of that mean (stored by the training) into each estimate, to first order by the
+implicit-function theorem: δû = −H⁻¹ (∂² (−ln L) / ∂u ∂N) δN at the maximum û.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 from hepc9.errors import ShapeError
 from hepc9.minuit import LIKELIHOOD, migrad_hesse, run_minos
 
-__all__ = ["fit_set", "fit_sets", "monomials", "set_nll"]
+__all__ = ["fit_set", "fit_sets", "monomials", "normalisation_error", "set_nll"]
 
 _FLOOR = 1e-12
 
@@ -138,9 +144,79 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, signal: np.ndarray | None = None
     return out
 
 
+def normalisation_error(coef: np.ndarray, norm: np.ndarray, norm_cov: np.ndarray,
+                        signal: np.ndarray | None, theta: Sequence[float] | np.ndarray,
+                        fraction: float = 0.0) -> np.ndarray:
+    """Return the error of each fitted shift that the normalisation's Monte Carlo error gives.
+
+    Parameters
+    ----------
+    coef, norm, signal
+        As for :func:`set_nll`.
+    norm_cov : ndarray, shape (len(norm), len(norm))
+        Covariance of the normalisation (the Monte Carlo error of the reference-sample mean).
+    theta : array_like, shape (k,)
+        The maximum-likelihood shifts (relative to the reference point).
+    fraction : float
+        The fitted background fraction (with ``signal``); at a limit (0 or 1) it is held fixed.
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        Standard deviation of each shift from the normalisation alone (nan where the
+        likelihood is not finite around the maximum).
+    """
+    theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+    norm = np.asarray(norm, dtype=np.float64)
+    cov = np.asarray(norm_cov, dtype=np.float64)
+    k = theta.size
+    free_f = signal is not None and 1e-6 < fraction < 1.0 - 1e-6
+    u0 = np.concatenate([theta, [fraction]]) if free_f else theta
+    m = u0.size
+    hu = np.array([1e-3] * k + ([1e-4] if free_f else []))
+    hn = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    if not np.any(hn > 0):
+        return np.zeros(k)
+    hn = np.where(hn > 0, hn, 1.0)
+
+    def nll(u: np.ndarray, nv: np.ndarray) -> float:
+        return set_nll(u[:k], coef, nv, signal, float(u[k]) if free_f else fraction)
+
+    def shifted(u_step: np.ndarray | None = None, n_step: np.ndarray | None = None) -> float:
+        u = u0 if u_step is None else u0 + u_step
+        nv = norm if n_step is None else norm + n_step
+        return nll(u, nv)
+
+    eye_u, eye_n = np.eye(m) * hu, np.eye(norm.size) * hn
+    f0 = shifted()
+    hess = np.empty((m, m))
+    for i in range(m):
+        for j in range(i, m):
+            if i == j:
+                v = (shifted(eye_u[i]) - 2.0 * f0 + shifted(-eye_u[i])) / hu[i] ** 2
+            else:
+                v = (shifted(eye_u[i] + eye_u[j]) - shifted(eye_u[i] - eye_u[j])
+                     - shifted(-eye_u[i] + eye_u[j]) + shifted(-eye_u[i] - eye_u[j])) / (
+                    4.0 * hu[i] * hu[j])
+            hess[i, j] = hess[j, i] = v
+    mixed = np.empty((m, norm.size))
+    for i in range(m):
+        for j in range(norm.size):
+            mixed[i, j] = (shifted(eye_u[i], eye_n[j]) - shifted(eye_u[i], -eye_n[j])
+                           - shifted(-eye_u[i], eye_n[j]) + shifted(-eye_u[i], -eye_n[j])) / (
+                4.0 * hu[i] * hn[j])
+    if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(mixed))) or f0 >= 1e29:
+        return np.full(k, np.nan)
+    try:
+        grad = -np.linalg.solve(hess, mixed)[:k]
+    except np.linalg.LinAlgError:
+        return np.full(k, np.nan)
+    return np.sqrt(np.clip(np.einsum("ij,jl,il->i", grad, cov, grad), 0.0, None))
+
+
 def fit_sets(coef: np.ndarray, signal: np.ndarray | None, norm: np.ndarray, *,
              params: Sequence[str] = ("dc9",), reference: Mapping[str, float] | None = None,
-             minos: bool = True) -> dict[str, np.ndarray]:
+             minos: bool = True, norm_cov: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Maximise the learned likelihood of every set; values include the reference point.
 
     Parameters
@@ -157,6 +233,10 @@ def fit_sets(coef: np.ndarray, signal: np.ndarray | None, norm: np.ndarray, *,
         Reference value per shift (default 0).
     minos : bool
         MINOS intervals.
+    norm_cov : ndarray, optional
+        Covariance of the normalisation; then also ``<p>_common`` per shift and
+        ``common_error`` (δC9 or the first shift): the error every set shares through the one
+        normalisation (:func:`normalisation_error`).
 
     Returns
     -------
@@ -185,4 +265,11 @@ def fit_sets(coef: np.ndarray, signal: np.ndarray | None, norm: np.ndarray, *,
     out["valid"] = np.array([r["valid"] for r in rows])
     if signal is not None:
         out["background_fraction"] = np.array([r["fraction"] for r in rows])
+    if norm_cov is not None:
+        common = np.array([normalisation_error(
+            coef[i], norm, norm_cov, None if signal is None else np.asarray(signal)[i],
+            [r[p] for p in params], r.get("fraction", 0.0)) for i, r in enumerate(rows)])
+        for j, p in enumerate(params):
+            out[f"{p}_common"] = common[:, j]
+        out["common_error"] = out[f"{first}_common"]
     return out

@@ -209,7 +209,8 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
         ratio_info["background_model"] = "mixture"
         ratio_info["training_fraction"] = float(chain.background_fraction)
     info = _info(cfg, model_name, features, n_in, ratio_info)
-    ratio_info["normalisation"], ratio_info["normalisation_method"] = _normalisation(
+    (ratio_info["normalisation"], ratio_info["normalisation_method"],
+     ratio_info["normalisation_cov"]) = _normalisation(
         model, info, chain, lambda b: block(3, b, min(s["block"], s["norm_events"])),
         s["norm_events"], s["dc9"], params)
     val = block(2, 0, s["block"])
@@ -244,10 +245,29 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
                        backend=used)
 
 
+class _Moments:
+    """Running sums of per-event vectors: their mean and the covariance of that mean."""
+
+    def __init__(self, k: int) -> None:
+        self.n, self.s, self.ss = 0, np.zeros(k), np.zeros((k, k))
+
+    def add(self, v: np.ndarray) -> None:
+        self.n += v.shape[0]
+        self.s += v.sum(axis=0)
+        self.ss += v.T @ v
+
+    def mean(self) -> np.ndarray:
+        return self.s / self.n
+
+    def mean_cov(self) -> np.ndarray:
+        m = self.mean()
+        return (self.ss / self.n - np.outer(m, m)) / max(self.n - 1, 1)
+
+
 def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
                    blocks: Callable[[int], RatioBlock], n_events: int, dc9: float,
-                   params: tuple[str, ...]) -> tuple[list[float], str]:
-    """Return the normalisation over a reference sample, and how it was computed.
+                   params: tuple[str, ...]) -> tuple[list[float], str, list[list[float]]]:
+    """Return the normalisation over a reference sample, how it was computed, and its covariance.
 
     Without background R = E₀[learned c] over accepted reference events.  A normalisation
     error δR shifts every estimate alike by ≈ δR / Var₀(c), so its Monte Carlo error must be
@@ -256,38 +276,40 @@ def _normalisation(model: Any, info: dict[str, Any], chain: ChainInputs,
     c_true), whose spread is that of the small regression residual; with a detector the plain
     mean over ``n_events`` accepted events.  With background (N_π, N_a), the means of the
     learned outputs over the reference mixture, signal and background weighted 1 − f_t : f_t.
+    The covariance is that of these Monte Carlo means (events independent); the prediction
+    propagates it into every estimate as the error the ensemble shares
+    (:func:`hepc9.models.ratio_fit.normalisation_error`).
     """
     ratio_info = info["ratio"]
     k = len(params) * (len(params) + 3) // 2
     with_bkg = bool(ratio_info["background"])
     if with_bkg:
         f = float(ratio_info["training_fraction"])
-        sig, bkg, n_s, n_b, b = np.zeros(k + 1), np.zeros(k + 1), 0, 0, 0
-        while n_s + n_b < n_events:
+        sig, bkg, b = _Moments(k + 1), _Moments(k + 1), 0
+        while sig.n + bkg.n < n_events:
             blk = blocks(b)
             assert blk.xb is not None  # reference blocks carry the mixture's background
             for x, acc in ((blk.x, sig), (blk.xb, bkg)):
                 a, pi = per_event_outputs(model, info, x)
                 assert pi is not None
-                acc[0] += pi.sum()
-                acc[1:] += a.sum(axis=0)
-            n_s, n_b, b = n_s + len(blk.x), n_b + len(blk.xb), b + 1
-        mix = (1.0 - f) * sig / n_s + f * bkg / n_b
-        return mix.tolist(), (f"(N_pi, N_a) over a reference mixture of {n_s} signal and "
-                              f"{n_b} background events")
-    sums, count, b = np.zeros(k), 0, 0
+                acc.add(np.concatenate([pi[:, None], a], axis=1))
+            b += 1
+        mix = (1.0 - f) * sig.mean() + f * bkg.mean()
+        cov = (1.0 - f) ** 2 * sig.mean_cov() + f ** 2 * bkg.mean_cov()
+        return mix.tolist(), (f"(N_pi, N_a) over a reference mixture of {sig.n} signal and "
+                              f"{bkg.n} background events"), cov.tolist()
+    acc, b = _Moments(k), 0
     r_exact = exact_norm(chain, dc9, params)
-    exact = r_exact is not None
-    while count < n_events:
+    while acc.n < n_events:
         blk = blocks(b)
         c, _ = per_event_outputs(model, info, blk.x)
-        sums += (c - blk.y).sum(axis=0) if exact else c.sum(axis=0)
-        count += c.shape[0]
+        acc.add(c - blk.y if r_exact is not None else c)
         b += 1
+    cov = acc.mean_cov().tolist()
     if r_exact is None:
-        return (sums / count).tolist(), f"mean over {count} accepted reference events"
-    return ((r_exact + sums / count).tolist(),
-            f"exact E0[c_true] + mean residual over {count} reference events")
+        return acc.mean().tolist(), f"mean over {acc.n} accepted reference events", cov
+    return ((r_exact + acc.mean()).tolist(),
+            f"exact E0[c_true] + mean residual over {acc.n} reference events", cov)
 
 
 def _info(cfg: Any, name: str, features: tuple[str, ...], n_in: int,

@@ -14,7 +14,7 @@ from hepc9.models.ratio import (
     input_normalisation,
     n_coefficients,
 )
-from hepc9.models.ratio_fit import fit_set, fit_sets, monomials, set_nll
+from hepc9.models.ratio_fit import fit_set, fit_sets, monomials, normalisation_error, set_nll
 from hepc9.physics.angular import angular_functions
 from hepc9.physics.constants import SEED_MODEL, ZERO_SHIFTS, q2_limits
 from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients, quadratic_form
@@ -101,6 +101,38 @@ def test_two_shifts_and_background_fraction_are_fitted_together():
     assert np.isfinite(set_nll(np.array([0.3, 0.0]), coefficient_vector(m), norm2))
 
 
+def _mixture_outputs(ev, f_t, distort=0.0):
+    """Exact a = π c, π̂ (optionally distorted) and c of events, against the flat background."""
+    big = normalisation_matrix()
+    norm = coefficient_vector(big[None])[0]
+    lo, hi = q2_limits(SEED_MODEL)
+    volume = (hi - lo) * 8.0 * np.pi
+    m = quadratic_coefficients(ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"])
+    c = coefficient_vector(m)
+    s = big[0, 0] / (volume * m[:, 0, 0])
+    pi = (1.0 - f_t) / (1.0 - f_t + f_t * s)
+    pi_hat = np.minimum(pi * np.exp(distort * np.tanh((c[:, 0] - norm[0]) / 0.065)), 1.0)
+    return pi[:, None] * c, pi_hat, c
+
+
+def _flat(n, rng):
+    lo, hi = q2_limits(SEED_MODEL)
+    return {"q2": rng.uniform(lo, hi, n), "costheta_l": rng.uniform(-1, 1, n),
+            "costheta_k": rng.uniform(-1, 1, n), "chi": rng.uniform(0, 2 * np.pi, n)}
+
+
+def _reference_mixture(n_ref, seed, rng, f_t):
+    """(N_π, N_a) over a reference mixture of n_ref signal and n_ref background events, and
+    the covariance of that Monte Carlo mean."""
+    parts = [_mixture_outputs(sample_events(n_ref, seed=seed, threads=1), f_t),
+             _mixture_outputs(_flat(n_ref, rng), f_t)]
+    vs = [np.concatenate([p[:, None], a], axis=1) for a, p, _ in parts]
+    w = (1.0 - f_t, f_t)
+    mean = sum(wi * v.mean(axis=0) for wi, v in zip(w, vs, strict=True))
+    cov = sum(wi ** 2 * np.cov(v.T) / len(v) for wi, v in zip(w, vs, strict=True))
+    return mean, cov
+
+
 def _mixture_sets(truth, fraction, n_sets, n_events, seed, *, f_t=0.4, distort=0.0):
     """Sets of signal at ``truth`` and a background flat in (q², cosθℓ, cosθK, χ).
 
@@ -110,37 +142,49 @@ def _mixture_sets(truth, fraction, n_sets, n_events, seed, *, f_t=0.4, distort=0
     error up to ± distort correlated with ℓ.  Returns a, π̂, (N_π, N_a), c, the odds implied
     by π̂, and R.
     """
-    big = normalisation_matrix()
-    norm = coefficient_vector(big[None])[0]
-    lo, hi = q2_limits(SEED_MODEL)
-    volume = (hi - lo) * 8.0 * np.pi
-
-    def outputs(ev):
-        m = quadratic_coefficients(ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"])
-        c = coefficient_vector(m)
-        s = big[0, 0] / (volume * m[:, 0, 0])
-        pi = (1.0 - f_t) / (1.0 - f_t + f_t * s)
-        pi_hat = np.minimum(pi * np.exp(distort * np.tanh((c[:, 0] - norm[0]) / 0.065)), 1.0)
-        return pi[:, None] * c, pi_hat, c
-
-    def flat(n, rng):
-        return {"q2": rng.uniform(lo, hi, n), "costheta_l": rng.uniform(-1, 1, n),
-                "costheta_k": rng.uniform(-1, 1, n), "chi": rng.uniform(0, 2 * np.pi, n)}
-
+    norm = coefficient_vector(normalisation_matrix()[None])[0]
     rng = np.random.default_rng(seed)
     n_b = round(fraction * n_events)
     k = n_events - n_b
     sig = sample_events(n_sets * k, seed=seed, shifts={"dc9": truth}, threads=1)
     n_ref = 300_000
-    ref = [outputs(sample_events(n_ref, seed=seed + 1, threads=1)), outputs(flat(n_ref, rng))]
+    ref = [_mixture_outputs(sample_events(n_ref, seed=seed + 1, threads=1), f_t, distort),
+           _mixture_outputs(_flat(n_ref, rng), f_t, distort)]
     n_mix = sum(w * np.concatenate([p[:, None], a], axis=1).mean(axis=0)
                 for w, (a, p, _) in zip((1.0 - f_t, f_t), ref, strict=True))
-    parts = [outputs(sig), outputs(flat(n_sets * n_b, rng))]
+    parts = [_mixture_outputs(sig, f_t, distort),
+             _mixture_outputs(_flat(n_sets * n_b, rng), f_t, distort)]
     a, p, c = (np.concatenate([parts[0][j].reshape(n_sets, k, -1),
                                parts[1][j].reshape(n_sets, n_b, -1)], axis=1) for j in range(3))
     p = p[..., 0]
     odds = (1.0 - f_t) * (1.0 - p) / (f_t * np.maximum(p, 1e-12))
     return a, p, n_mix, c, odds, norm
+
+
+def test_normalisation_error_predicts_the_spread_over_reference_samples():
+    """One set fitted with the normalisations of 40 independent reference mixtures: the
+    estimates scatter as the propagated Monte Carlo error of the normalisation says."""
+    a, p, *_ = _mixture_sets(-0.5, 0.4, 1, 60_000, 51)
+    a, p = a[0], p[0]
+    rng = np.random.default_rng(52)
+    est, pred = [], []
+    for r in range(40):
+        n_mix, cov = _reference_mixture(20_000, 1000 + r, rng, 0.4)
+        o = fit_set(a, n_mix, p, minos=False)
+        est.append(o["dc9"])
+        pred.append(normalisation_error(a, n_mix, cov, p, [o["dc9"]], o["fraction"])[0])
+        if r == 0:
+            # linear in the covariance's scale; zero without an error
+            twice = normalisation_error(a, n_mix, 4 * cov, p, [o["dc9"]], o["fraction"])[0]
+            assert twice == pytest.approx(2 * pred[0], rel=1e-6)
+            assert normalisation_error(a, n_mix, 0 * cov, p, [o["dc9"]], o["fraction"])[0] == 0
+            out = fit_sets(a[None], p[None], n_mix, minos=False, norm_cov=cov)
+            assert out["common_error"][0] == pytest.approx(pred[0], rel=1e-3)
+            assert out["dc9_common"][0] == out["common_error"][0]
+    spread, mean_pred = np.std(est, ddof=1), np.mean(pred)
+    # 40 samples: the empirical spread is known to ±11 %; the statistical σ is far larger
+    assert 0.7 < spread / mean_pred < 1.35, (spread, mean_pred)
+    assert mean_pred > 0.05 * o["dc9_std"]
 
 
 @pytest.mark.parametrize("truth", [-0.6, 0.4])

@@ -37,6 +37,10 @@ def test_learned_coefficients_correlate_with_the_exact_ones(gen_model):
     model, info = load_predictor(out)
     assert info["model"] == "ratio"
     assert info["ratio"]["params"] == ["dc9"]
+    cov = np.asarray(info["ratio"]["normalisation_cov"])
+    assert cov.shape == (2, 2)
+    assert np.all(np.diag(cov) > 0)
+    assert np.all(np.linalg.eigvalsh(cov) >= -1e-30)
     # validation events from their own stream: every coefficient follows the exact one
     assert min(info["validation"]["corr"]) >= 0.95, info["validation"]
     assert result["validation"]["corr"] >= 0.95
@@ -61,7 +65,11 @@ def test_closure_ensemble_pulls_and_stored_intervals(gen_model):
         ev = sample_events(n_sets * n_ev, seed=900 + k, shifts={"dc9": truth}, threads=1)
         sets = feature_matrix(ev, DEFAULT_FEATURES).reshape(n_sets, n_ev, -1)
         res = predict(model, info, sets)
-        assert set(res) >= {"dc9", "std", "lower", "upper"}
+        assert set(res) >= {"dc9", "std", "lower", "upper", "common_error"}
+        # the control-variate normalisation's Monte Carlo error: tiny, but recorded and
+        # propagated into every estimate
+        assert np.all(np.isfinite(res["common_error"]))
+        assert np.all((res["common_error"] > 0) & (res["common_error"] < 0.1 * res["std"]))
         assert np.all(res["lower"] < res["dc9"])
         assert np.all(res["dc9"] < res["upper"])
         pulls.append((res["dc9"] - truth) / res["std"])
@@ -129,6 +137,7 @@ def test_detector_level_closure_with_background_and_neyman_rows(tmp_path):
     the evaluation chain (:func:`hepc9.pipeline.detector_sets.detector_level_sets`), the
     training blocks from :func:`hepc9.train.ratio.draw_block`.
     """
+    from hepc9.evaluate.ensembles import Estimates
     from hepc9.evaluate.results import summarise_ensemble
     from hepc9.evaluate.tables import comparison_rows
     from hepc9.physics.constants import ZERO_SHIFTS, model_constants
@@ -154,10 +163,14 @@ def test_detector_level_closure_with_background_and_neyman_rows(tmp_path):
         res = predict(model, info, x)
         frac = res["background_fraction"]
         assert np.all((frac > 0.2) & (frac < 0.7)), frac
+        # the plain mean over 6·10⁵ mixture events: a common error of a few percent of σ
+        assert np.all((res["common_error"] > 0.01 * res["std"])
+                      & (res["common_error"] < 0.5 * res["std"])), res["common_error"]
         assert np.all(res["lower"] < res["dc9"])
         assert np.all(res["dc9"] < res["upper"])
         pulls.append((res["dc9"] - truth) / res["std"])
         preds[truth], ivs[truth] = res["dc9"], (res["lower"], res["upper"])
+        assert Estimates.from_output(res).common is not None
     p = np.concatenate(pulls)
     assert abs(p.mean()) < 3.5 / np.sqrt(p.size), p
     assert 0.6 < p.std(ddof=1) < 1.5
