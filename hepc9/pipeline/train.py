@@ -285,7 +285,9 @@ def predict_files(
     dict
         ``model``, ``files``, ``n_events``, ``n_sets``, ``events_per_set``, ``dc9`` (list, one
         per set), ``mean`` and ``std`` (over the sets), ``stderr`` (std/√n_sets; nan for one
-        set), and for the event classifier ``posterior_std``, ``lower``, ``upper`` per set.
+        set), for the estimators that report them ``posterior_std``, ``lower``, ``upper`` per
+        set, and for ``ratio`` ``common_error`` per set (its normalisation's error, shared by
+        every set).
     """
     info = read_model_info(model_dir)
     events, _meta = load_events(list(paths), layout=layout, tree=tree, ingest=ingest)
@@ -314,4 +316,6 @@ def predict_files(
         summary["posterior_std"] = out["std"].tolist()
         summary["lower"] = out["lower"].tolist()
         summary["upper"] = out["upper"].tolist()
+    if "common_error" in out:
+        summary["common_error"] = out["common_error"].tolist()
     return summary

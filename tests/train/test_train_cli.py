@@ -144,3 +144,25 @@ def test_train_summary_shows_the_metrics_the_estimator_reports(tmp_path, capsys)
     assert "validation: crossentropy " in line
     assert "excess " in line
     assert "nan" not in line
+
+
+def test_predict_reports_the_ratio_normalisation_error(tmp_path, capsys):
+    """``hepc9 predict`` of a ``ratio`` model lists each set's normalisation error."""
+    from hepc9.generate.sampler import sample_events
+
+    rc = main(["-q", "train", "--model", "ratio", "--output", str(tmp_path / "m"),
+               "--set", "train.ratio_events=200000", "--set", "train.ratio_block_events=100000",
+               "--set", "train.ratio_reference_events=50000",
+               "--set", "datasets.events_per_image=500", "--set", "model.ratio_units=[16]"])
+    assert rc == 0
+    capsys.readouterr()
+    ev = sample_events(1500, seed=4, threads=1)
+    ev = {**{k: ev[k] for k in ("q2", "costheta_l", "costheta_k", "chi")},
+          "mkpi": np.full(1500, 0.89555), "flavour": np.ones(1500, np.int8)}
+    root = write_root(tmp_path / "gen.root", ev)
+    rc = main(["predict", str(tmp_path / "m"), str(root), "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_sets"] == 3
+    assert len(out["common_error"]) == 3
+    assert all(0 < c < s for c, s in zip(out["common_error"], out["posterior_std"], strict=True))
