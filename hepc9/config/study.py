@@ -122,7 +122,7 @@ class TrainConfig:
     #: reference δC9 the events are drawn at and the coefficients expanded about, and accepted
     #: reference events for the normalisation (with background: signal plus background events
     #: of the reference mixture, which then also joins every training block).
-    ratio_events: int = 2_000_000
+    ratio_events: int = 4_000_000
     ratio_block_events: int = 250_000
     ratio_batch_size: int = 1024
     ratio_learning_rate: float = 0.003
