@@ -109,6 +109,14 @@ def _row(label, n, truth, v, lo, hi, s_crb=math.nan, dt=math.nan):
           f"{np.sqrt(cov * (1 - cov) / v.size):.3f} | ({dt:.1f} s)")
 
 
+def _bias_line(label, v, truth, common, source):
+    """Print the ensemble bias with its statistical error and the error all sets share."""
+    sd = v.std(ddof=1)
+    print(f"  {label} bias {v.mean() - truth:+.4f} ± {sd / np.sqrt(v.size):.4f} (sets) "
+          f"± {common:.4f} ({source}, common to all sets); bias/σ "
+          f"{(v.mean() - truth) / sd:+.3f} ± {1 / np.sqrt(v.size):.3f} ± {common / sd:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", type=int, default=100)
@@ -176,21 +184,13 @@ def main() -> None:
                 print(f"  fitted background fraction {out['background_fraction'].mean():.3f}")
             _row("ratio", n, truth, v, out["lower"], out["upper"], s_crb, dt)
             if "common_error" in out:
-                c = float(np.mean(out["common_error"]))
-                sd = v.std(ddof=1)
-                print(f"  ratio bias {v.mean() - truth:+.4f} ± {sd / np.sqrt(v.size):.4f} (sets) "
-                      f"± {c:.4f} (normalisation sample, common to all sets); bias/σ "
-                      f"{(v.mean() - truth) / sd:+.3f} ± {1 / np.sqrt(v.size):.3f} ± "
-                      f"{c / sd:.3f}")
+                _bias_line("ratio", v, truth, float(np.mean(out["common_error"])),
+                           "normalisation sample")
             if fit_kw is not None:
                 t = time.perf_counter()
                 fv, flo, fhi, s_eff = _paired_fit(events, args.sets, n, fit_kw)
                 _row("fit", n, truth, fv, flo, fhi, s_crb, time.perf_counter() - t)
-                sd = fv.std(ddof=1)
-                print(f"  fit bias {fv.mean() - truth:+.4f} ± {sd / np.sqrt(fv.size):.4f} (sets) "
-                      f"± {s_eff:.4f} (efficiency sample, common to all sets); bias/σ "
-                      f"{(fv.mean() - truth) / sd:+.3f} ± {1 / np.sqrt(fv.size):.3f} ± "
-                      f"{s_eff / sd:.3f}")
+                _bias_line("fit", fv, truth, s_eff, "efficiency sample")
                 d = v - fv
                 mse_ratio = np.mean((v - truth) ** 2) / np.mean((fv - truth) ** 2)
                 print(f"  paired ratio − fit: {d.mean():+.4f} ± "

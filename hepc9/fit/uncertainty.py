@@ -10,7 +10,8 @@ from x̂, Δx = −H'(x̂)⁻¹ ∇' (exact gradient and Hessian of the perturbe
 first-order profile of a simultaneous fit with the perturbed quantities as nuisance parameters.
 The input covariance V is diagonalised, V = Σ_k λ_k v_k v_kᵀ, and the refit is evaluated at
 ±√λ_k v_k: σ² = Σ_k ((Δx_k⁺ − Δx_k⁻)/2)², the delta method J V Jᵀ with the Jacobian J taken by
-central differences along the eigenvectors (exact to second order in the step).  Every step is
+central differences along the eigenvectors (exact to second order in the step;
+:mod:`hepc9.propagation`).  Every step is
 one gradient and Hessian over the fitted events only; the large samples enter once.
 
 * **template**: V_a = H_sb⁻¹/n_sb of the sideband fit
@@ -46,6 +47,7 @@ from hepc9.fit.kernels import weighted_covariance
 from hepc9.fit.nll import UnbinnedNLL
 from hepc9.fit.packed import monomial_jacobian, monomials
 from hepc9.fit.template_basis import acceptance_terms, log_norm_gradient, template_features
+from hepc9.propagation import central_variance, eigen_steps
 from hepc9.seeding import rng as stream_rng
 
 __all__ = ["EFFICIENCY_METHODS", "ErrorComponents", "error_components", "with_error_components"]
@@ -113,37 +115,6 @@ def _newton_shift(nll: UnbinnedNLL, norm: np.ndarray, bkg: np.ndarray | None, x:
     return -np.linalg.solve(hess, grad)
 
 
-def _eigen_steps(cov: np.ndarray) -> list[np.ndarray]:
-    """Return the steps √λ_k v_k (one per positive eigenvalue) of a covariance matrix.
-
-    The eigenvectors are those of the correlation matrix, scaled back by the standard
-    deviations, so inputs of very different scales (packed 𝕄 entries next to Z) keep their
-    directions: Σ_k s_k s_kᵀ = V still holds.
-    """
-    c = np.asarray(cov, dtype=np.float64)
-    sd = np.sqrt(np.clip(np.diag(c), 0.0, None))
-    live = sd > 0.0
-    if not live.any():
-        return []
-    corr = c[np.ix_(live, live)] / np.outer(sd[live], sd[live])
-    lam, vec = np.linalg.eigh(corr)
-    tol = float(lam.max()) * 1e-12
-    steps = []
-    for k in range(lam.size):
-        if lam[k] > tol:
-            step = np.zeros(c.shape[0])
-            step[live] = sd[live] * math.sqrt(lam[k]) * vec[:, k]
-            steps.append(step)
-    return steps
-
-
-def _central_variance(shift: Any, steps: list[np.ndarray], m: int) -> np.ndarray:
-    var = np.zeros(m)
-    for step in steps:
-        var += (0.5 * (shift(step) - shift(-step))) ** 2
-    return var
-
-
 def _background_weights(nll: UnbinnedNLL, x: np.ndarray) -> np.ndarray:
     """Return c (n, m): ∂∇(−ln L)/∂ln b_e, the gradient's response to each event's background.
 
@@ -178,7 +149,7 @@ def _efficiency_linear(
         bkg = None if b0 is None else b0 / (1.0 + step[p])
         return _newton_shift(nll, nll.normalisation + step[:p], bkg, x)
 
-    return _central_variance(shift, _eigen_steps(cov), x.size)
+    return central_variance(shift, eigen_steps(cov), x.size)
 
 
 def _efficiency_bootstrap(

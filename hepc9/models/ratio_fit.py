@@ -15,8 +15,9 @@ mixture (background fraction f_t) and its normalisation (N_π, N_a) give, for a 
 
 The normalisation is a Monte Carlo mean over a finite reference sample, and one sample serves
 every set: its error moves all estimates together.  :func:`normalisation_error` propagates the
-covariance of that mean (stored by the training) into each estimate, to first order by the
-implicit-function theorem: δû = −H⁻¹ (∂² (−ln L) / ∂u ∂N) δN at the maximum û.
+covariance of that mean (stored by the training) into each estimate, to first order: the
+maximum û moves by one Newton step δû = −H⁻¹ ∇_u(−ln L)(û; N + δN), evaluated along the
+covariance's eigenvectors (:mod:`hepc9.propagation`, as the fit's error components).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from hepc9.errors import ShapeError
 from hepc9.minuit import LIKELIHOOD, migrad_hesse, run_minos
+from hepc9.propagation import central_variance, eigen_steps
 
 __all__ = ["fit_set", "fit_sets", "monomials", "normalisation_error", "set_nll"]
 
@@ -168,50 +170,49 @@ def normalisation_error(coef: np.ndarray, norm: np.ndarray, norm_cov: np.ndarray
     """
     theta = np.asarray(theta, dtype=np.float64).reshape(-1)
     norm = np.asarray(norm, dtype=np.float64)
-    cov = np.asarray(norm_cov, dtype=np.float64)
     k = theta.size
+    steps = eigen_steps(np.asarray(norm_cov, dtype=np.float64))
+    if not steps:
+        return np.zeros(k)
     free_f = signal is not None and 1e-6 < fraction < 1.0 - 1e-6
     u0 = np.concatenate([theta, [fraction]]) if free_f else theta
+    eye = np.diag(np.array([1e-3] * k + ([1e-4] if free_f else [])))
+    h = np.diag(eye)
+    worst = [0.0]
+
+    def nll(du: np.ndarray, nv: np.ndarray = norm) -> float:
+        u = u0 + du
+        v = set_nll(u[:k], coef, nv, signal, float(u[k]) if free_f else fraction)
+        worst[0] = max(worst[0], v)
+        return v
+
+    def grad(nv: np.ndarray) -> np.ndarray:
+        return np.array([(nll(e, nv) - nll(-e, nv)) / (2.0 * hi) for e, hi in zip(eye, h,
+                                                                                  strict=True)])
+
     m = u0.size
-    hu = np.array([1e-3] * k + ([1e-4] if free_f else []))
-    hn = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    if not np.any(hn > 0):
-        return np.zeros(k)
-    hn = np.where(hn > 0, hn, 1.0)
-
-    def nll(u: np.ndarray, nv: np.ndarray) -> float:
-        return set_nll(u[:k], coef, nv, signal, float(u[k]) if free_f else fraction)
-
-    def shifted(u_step: np.ndarray | None = None, n_step: np.ndarray | None = None) -> float:
-        u = u0 if u_step is None else u0 + u_step
-        nv = norm if n_step is None else norm + n_step
-        return nll(u, nv)
-
-    eye_u, eye_n = np.eye(m) * hu, np.eye(norm.size) * hn
-    f0 = shifted()
     hess = np.empty((m, m))
     for i in range(m):
         for j in range(i, m):
-            if i == j:
-                v = (shifted(eye_u[i]) - 2.0 * f0 + shifted(-eye_u[i])) / hu[i] ** 2
-            else:
-                v = (shifted(eye_u[i] + eye_u[j]) - shifted(eye_u[i] - eye_u[j])
-                     - shifted(-eye_u[i] + eye_u[j]) + shifted(-eye_u[i] - eye_u[j])) / (
-                    4.0 * hu[i] * hu[j])
-            hess[i, j] = hess[j, i] = v
-    mixed = np.empty((m, norm.size))
-    for i in range(m):
-        for j in range(norm.size):
-            mixed[i, j] = (shifted(eye_u[i], eye_n[j]) - shifted(eye_u[i], -eye_n[j])
-                           - shifted(-eye_u[i], eye_n[j]) + shifted(-eye_u[i], -eye_n[j])) / (
-                4.0 * hu[i] * hn[j])
-    if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(mixed))) or f0 >= 1e29:
-        return np.full(k, np.nan)
+            ei, ej = eye[i], eye[j]
+            hess[i, j] = hess[j, i] = (
+                (nll(ei) - 2.0 * nll(0 * ei) + nll(-ei)) / h[i] ** 2 if i == j else
+                (nll(ei + ej) - nll(ei - ej) - nll(-ei + ej) + nll(-ei - ej)) / (4 * h[i] * h[j]))
+
+    # the maximum moves by one Newton step −H⁻¹ ∇(−ln L) when the normalisation moves; the
+    # steps are 1 % of the covariance's, so that the central difference is linear to ~10⁻⁸
+    scale = 1e-2
+
+    def shift(step: np.ndarray) -> np.ndarray:
+        return -np.linalg.solve(hess, grad(norm + scale * step))[:k] / scale
+
     try:
-        grad = -np.linalg.solve(hess, mixed)[:k]
+        var = central_variance(shift, steps, k)
     except np.linalg.LinAlgError:
         return np.full(k, np.nan)
-    return np.sqrt(np.clip(np.einsum("ij,jl,il->i", grad, cov, grad), 0.0, None))
+    if worst[0] >= 1e29 or not np.all(np.isfinite(var)):
+        return np.full(k, np.nan)
+    return np.sqrt(var)
 
 
 def fit_sets(coef: np.ndarray, signal: np.ndarray | None, norm: np.ndarray, *,
