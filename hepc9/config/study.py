@@ -58,6 +58,10 @@ class ModelConfig:
     #: shifts its learned likelihood depends on (the first is reported as ``dc9``).
     ratio_units: tuple[int, ...] = (64, 64, 64)
     ratio_params: tuple[str, ...] = ("dc9",)
+    #: ``ratio``: what the network learns about.  ``observed`` (the exact coefficients at the
+    #: observed q² and angles; the network learns the residual that resolution and acceptance
+    #: leave) or ``none`` (the network learns the whole coefficient function).
+    ratio_baseline: Literal["observed", "none"] = "observed"
     #: ``event_exact`` (the event classifier on exact per-event posteriors): hidden widths of
     #: its per-event network (the quadratic head is always used).
     exact_units: tuple[int, ...] = (128, 128, 128)

@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from hepc9.errors import DataError, ShapeError
+from hepc9.models.ratio_baseline import baseline_coefficients
 from hepc9.models.ratio_fit import fit_sets
 from hepc9.physics.angular import fill_angular_functions
 
@@ -215,7 +216,9 @@ def per_event_outputs(model: Any, info: Mapping[str, Any],
 
     Without background the coefficients are c(x) = E₀[c | x] and the second value is None;
     with background they are the joint coefficients a(x) = E[1_sig c | x] of the reference
-    mixture and the second value is π(x) = E[1_sig | x].
+    mixture and the second value is π(x) = E[1_sig | x].  With a baseline
+    (:mod:`hepc9.models.ratio_baseline`, ``ratio.baseline`` in ``model.json``) the network
+    gives the residual about it, which is added back here.
 
     Parameters
     ----------
@@ -234,12 +237,17 @@ def per_event_outputs(model: Any, info: Mapping[str, Any],
                          [np.empty((0, n_out))])
     val = out.astype(np.float64) * np.asarray(r["target_std"]) + np.asarray(r["target_mean"])
     k = n_coefficients(len(r["params"]))
+    # with a baseline the network's coefficients are residuals about c_base(x): c = c_base +
+    # r(x), and with background a = π c_base + r(x) (models without one have none)
+    base = (baseline_coefficients(r["baseline"], x, r["features"])
+            if r.get("baseline") is not None else None)
     if not r["background"]:
-        return val[:, :k], None
+        return (val[:, :k] if base is None else val[:, :k] + base), None
     if r.get("background_model") != "mixture":
         raise DataError("this ratio model predates the mixture background head (learned "
                          "odds); retrain it")
-    return val[:, :k], val[:, k]
+    pi = val[:, k]
+    return (val[:, :k] if base is None else val[:, :k] + pi[:, None] * base), pi
 
 
 def predict_sets(model: Any, info: Mapping[str, Any], x: np.ndarray, *, batch_size: int = 64,

@@ -6,7 +6,9 @@ the other shifts): generator-level events, or at detector level the reconstructe
 signal-region signal, each carrying its *true* kinematics.  The target of an event is the
 coefficient vector of its exact quadratic form about θ₀
 (:func:`hepc9.models.ratio.coefficient_vector` of
-:func:`hepc9.physics.quadratic.quadratic_coefficients`); the input its *observed* features.
+:func:`hepc9.physics.quadratic.quadratic_coefficients`), less the same coefficients evaluated
+at the observed kinematics with ``[model] ratio_baseline = "observed"``
+(:mod:`hepc9.models.ratio_baseline`); the input its *observed* features.
 The MSE optimum is E₀[target | x], the folded detector-level ratio p(x|θ₀+θ)/p(x|θ₀) — exact
 because the events are drawn at θ₀, the point the coefficients are expanded about (drawn at
 another density the regression would weight the conditional expectation with the wrong
@@ -50,6 +52,7 @@ from hepc9.models.ratio import (
     n_coefficients,
     per_event_outputs,
 )
+from hepc9.models.ratio_baseline import baseline_coefficients, baseline_spec
 from hepc9.physics.amplitudes import check_params
 from hepc9.simulation import ChainInputs
 from hepc9.train.loop import TrainResult, base_info, fresh_output, member_seed
@@ -174,11 +177,23 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
     norm = input_normalisation(expand_features(stats.x, features))
     n_in = len(norm["mean"])
 
-    def targets(blk: RatioBlock) -> tuple[np.ndarray, np.ndarray]:
+    ref = reference_sample(chain, s["dc9"])
+    baseline = baseline_spec(cfg.model.ratio_baseline, params=params, shifts=ref.shifts,
+                             constants=cfg.physics.constants, q2_range=ref.q2_range)
+
+    def targets(blk: RatioBlock, residual: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        if residual and baseline is not None:
+            # the regression target about the baseline: c(z) − c_base(x) (its conditional
+            # mean is the learned function minus a fixed function of x)
+            blk = RatioBlock(blk.x, blk.y - baseline_coefficients(baseline, blk.x, features),
+                             blk.xb)
         return blk.mixture() if with_bkg else (blk.x, blk.y)
 
     t_mean, t_std = targets(stats)[1].mean(axis=0), targets(stats)[1].std(axis=0)
     t_std = np.where(t_std > 0, t_std, 1.0)
+    # the scale of the whole coefficients, for a validation MSE comparable across baselines
+    y_scale = targets(stats, residual=False)[1].std(axis=0)
+    y_scale = np.where(y_scale > 0, y_scale, 1.0)
     keras.utils.set_random_seed(member_seed(cfg.seed, member))
     model = build((n_in,), cfg.model, n_outputs=k + int(with_bkg),
                   name="ratio" if with_bkg else "coefficients")
@@ -199,11 +214,10 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
                          batch=s["batch"], verbose=v)
     cache.clear()
     ratio_info: dict[str, Any] = {
-        "params": list(params), "reference": {p: float(getattr(
-            reference_sample(chain, s["dc9"]).shifts, p)) for p in params},
+        "params": list(params), "reference": {p: float(getattr(ref.shifts, p)) for p in params},
         "target_mean": t_mean.tolist(), "target_std": t_std.tolist(),
         "input_normalisation": norm, "background": bool(with_bkg),
-        "features": list(features),
+        "features": list(features), "baseline": baseline,
     }
     if with_bkg:
         ratio_info["background_model"] = "mixture"
@@ -228,7 +242,7 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
                                          "background_mean": float(pi_b.mean()),
                                          "signal_dominated": float(keep.mean())}
     corr = [float(np.corrcoef(pred[keep, j], val.y[keep, j])[0, 1]) for j in range(k)]
-    mse = float(np.mean(((pred[keep] - val.y[keep]) / t_std[:k]) ** 2))
+    mse = float(np.mean(((pred[keep] - val.y[keep]) / y_scale[:k]) ** 2))
     seconds = time.perf_counter() - t0
     info["training"] = {"blocks": s["blocks"], "block_events": s["block"],
                         "losses": losses, "seconds": seconds, "loss": "mse",

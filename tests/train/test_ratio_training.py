@@ -15,6 +15,8 @@ from hepc9.models.ratio import (  # noqa: E402
     expand_features,
     input_normalisation,
 )
+from hepc9.models.ratio_baseline import baseline_coefficients, baseline_spec  # noqa: E402
+from hepc9.physics.constants import ZERO_SHIFTS  # noqa: E402
 from hepc9.physics.quadratic import quadratic_coefficients  # noqa: E402
 from hepc9.pipeline.train import train_from_folder  # noqa: E402
 from hepc9.train import load_predictor, predict  # noqa: E402
@@ -78,11 +80,22 @@ def test_closure_ensemble_pulls_and_stored_intervals(gen_model):
     assert 0.75 < p.std(ddof=1) < 1.3
 
 
-def test_learned_detector_coefficients_match_the_quadrature_folding():
-    """A toy detector that smears cosθℓ by a Gaussian: E₀[r | x_obs] by quadrature."""
+@pytest.mark.parametrize("with_baseline", [False, True])
+def test_learned_detector_coefficients_match_the_quadrature_folding(with_baseline):
+    """A toy detector that smears cosθℓ by a Gaussian: E₀[r | x_obs] by quadrature.
+
+    With the baseline (the exact coefficients at the *observed* angle, which is the naive
+    answer below) the network learns only the residual, and the sum must still be the folded
+    ratio, not the baseline.
+    """
     sigma = 0.15
     cfg = load_config(None)
     feats = DEFAULT_FEATURES
+    spec = (baseline_spec("observed", params=("dc9",), shifts=ZERO_SHIFTS, constants={},
+                          q2_range=None) if with_baseline else None)
+
+    def base(x):
+        return 0.0 if spec is None else baseline_coefficients(spec, x, feats)
 
     def block(b, n=200_000):
         ev = sample_events(n, seed=500 + b, threads=1)
@@ -90,7 +103,8 @@ def test_learned_detector_coefficients_match_the_quadrature_folding():
             ev["q2"], ev["costheta_l"], ev["costheta_k"], ev["chi"]))
         rng = np.random.default_rng(700 + b)
         obs = dict(ev, costheta_l=ev["costheta_l"] + sigma * rng.normal(size=n))
-        return feature_matrix(obs, feats), y
+        x = feature_matrix(obs, feats)
+        return x, y - base(x)
 
     x0, y0 = block(0)
     norm = input_normalisation(expand_features(x0, feats))
@@ -104,7 +118,7 @@ def test_learned_detector_coefficients_match_the_quadrature_folding():
 
     fit_network(model, xy, 6, loss="mse", lr=3e-3, batch=1024)
     xt, _ = block(99, 400)
-    learned = model.predict_on_batch(encode_features(xt, norm, feats)) * std + mean
+    learned = model.predict_on_batch(encode_features(xt, norm, feats)) * std + mean + base(xt)
     # folding: p₀(c | x) ∝ M00(c) φ((x_cl − c)/σ) over the true c ∈ [−1, 1]
     nodes, weights = np.polynomial.legendre.leggauss(64)
     n = len(xt)
@@ -140,7 +154,7 @@ def test_detector_level_closure_with_background_and_neyman_rows(tmp_path):
     from hepc9.evaluate.ensembles import Estimates
     from hepc9.evaluate.results import summarise_ensemble
     from hepc9.evaluate.tables import comparison_rows
-    from hepc9.physics.constants import ZERO_SHIFTS, model_constants
+    from hepc9.physics.constants import model_constants
     from hepc9.pipeline.detector_sets import detector_level_sets
     from hepc9.seeding import seed_sequence
 
