@@ -126,9 +126,9 @@ class TrainConfig:
     #: reference δC9 the events are drawn at and the coefficients expanded about, and accepted
     #: reference events for the normalisation (with background: signal plus background events
     #: of the reference mixture, which then also joins every training block).
-    ratio_events: int = 4_000_000
+    ratio_events: int = 6_000_000
     ratio_block_events: int = 250_000
-    ratio_batch_size: int = 1024
+    ratio_batch_size: int = 2048
     ratio_learning_rate: float = 0.003
     ratio_reference: float = 0.0
     ratio_reference_events: int = 8_000_000
