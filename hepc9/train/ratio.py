@@ -189,7 +189,8 @@ def train_ratio(cfg: Any, output: str | os.PathLike[str], *, model_name: str = "
                              blk.xb)
         return blk.mixture() if with_bkg else (blk.x, blk.y)
 
-    t_mean, t_std = targets(stats)[1].mean(axis=0), targets(stats)[1].std(axis=0)
+    t_stats = targets(stats)[1]
+    t_mean, t_std = t_stats.mean(axis=0), t_stats.std(axis=0)
     t_std = np.where(t_std > 0, t_std, 1.0)
     # the scale of the whole coefficients, for a validation MSE comparable across baselines
     y_scale = targets(stats, residual=False)[1].std(axis=0)
