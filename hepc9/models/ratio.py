@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from hepc9.errors import DataError, ShapeError
-from hepc9.models.ratio_baseline import baseline_coefficients
+from hepc9.models.ratio_baseline import baseline_coefficients, observed_kinematics
 from hepc9.models.ratio_fit import fit_sets
 from hepc9.physics.angular import fill_angular_functions
 
@@ -120,16 +120,8 @@ def _encode_kernel(q2, ctl, ctk, chi, mean, std, out):  # pragma: no cover - com
 
 def _encode(x: np.ndarray, features: Sequence[str], mean: np.ndarray, std: np.ndarray,
             dtype: Any) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    cols = {f: x[:, i] for i, f in enumerate(features)}
-    missing = [f for f in ("q2", "costheta_l", "costheta_k") if f not in cols]
-    if missing or not ("chi" in cols or {"cos_chi", "sin_chi"} <= set(cols)):
-        raise ShapeError(f"the ratio network needs q2, costheta_l, costheta_k and chi (or "
-                         f"cos_chi, sin_chi); got {list(features)}")
-    chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
-    out = np.empty((x.shape[0], N_INPUTS), dtype=dtype)
-    _encode_kernel(*(np.ascontiguousarray(c, dtype=np.float64) for c in
-                     (cols["q2"], cols["costheta_l"], cols["costheta_k"], chi)),
+    out = np.empty((len(x), N_INPUTS), dtype=dtype)
+    _encode_kernel(*observed_kinematics(x, features),
                    np.ascontiguousarray(mean, dtype=np.float64),
                    np.ascontiguousarray(std, dtype=np.float64), out)
     return out

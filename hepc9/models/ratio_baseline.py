@@ -24,6 +24,7 @@ stores the grid's recipe (``model.json``: ``ratio.baseline``), not the grid.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -32,12 +33,13 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from hepc9.errors import DataError
+from hepc9.errors import DataError, ShapeError
 from hepc9.physics.angular import fill_angular_functions
 from hepc9.physics.constants import SHIFT_NAMES, WilsonShifts, model_constants, q2_limits
 from hepc9.physics.quadratic import angular_coefficient_matrices
 
-__all__ = ["BASELINES", "GRID_POINTS", "baseline_coefficients", "baseline_spec"]
+__all__ = ["BASELINES", "GRID_POINTS", "baseline_coefficients", "baseline_spec",
+           "observed_kinematics"]
 
 #: ln q² nodes of the tabulated J_i matrices.
 GRID_POINTS = 4096
@@ -87,28 +89,25 @@ def baseline_spec(name: str, *, params: Sequence[str], shifts: WilsonShifts,
     return None if build is None else build(params, shifts, constants, q2_range)
 
 
-_GRIDS: dict[str, tuple[np.ndarray, float, float]] = {}
+@functools.lru_cache(maxsize=8)
+def _grid(key: str) -> tuple[np.ndarray, float, float]:
+    """Return the tabulated matrices (G, 12, k+1, k+1) and the first node's ln q² and step.
 
-
-def _grid(spec: Mapping[str, Any]) -> tuple[np.ndarray, float, float]:
-    """Return the tabulated matrices (G, 12, k+1, k+1) and the ln q² start and step."""
-    key = json.dumps(spec, sort_keys=True)
-    if key not in _GRIDS:
-        lo, hi = (float(v) for v in spec["q2_range"])
-        g = int(spec["grid_points"])
-        if not (0.0 < lo < hi) or g < 2:
-            raise DataError(f"the ratio baseline's q² window {spec['q2_range']} or grid "
-                            f"{g} is invalid; retrain the model")
-        u0, du = math.log(lo), (math.log(hi) - math.log(lo)) / g
-        # nodes at the centres of g equal ln q² cells: never exactly on a phase-space edge
-        q2 = np.exp(u0 + du * (np.arange(g) + 0.5))
-        mats = angular_coefficient_matrices(
-            q2, params=spec["params"], at=WilsonShifts.from_mapping(spec["shifts"]),
-            constants=model_constants(dict(spec["constants"])))
-        if len(_GRIDS) > 8:
-            _GRIDS.clear()
-        _GRIDS[key] = (np.ascontiguousarray(np.moveaxis(mats, 1, 0)), u0 + 0.5 * du, du)
-    return _GRIDS[key]
+    ``key`` is the recipe as canonical JSON (the cache key).
+    """
+    spec = json.loads(key)
+    lo, hi = (float(v) for v in spec["q2_range"])
+    g = int(spec["grid_points"])
+    if not (0.0 < lo < hi) or g < 2:
+        raise DataError(f"the ratio baseline's q² window {spec['q2_range']} or grid {g} is "
+                        f"invalid; retrain the model")
+    u0, du = math.log(lo), (math.log(hi) - math.log(lo)) / g
+    # nodes at the centres of g equal ln q² cells: never exactly on a phase-space edge
+    q2 = np.exp(u0 + du * (np.arange(g) + 0.5))
+    mats = angular_coefficient_matrices(
+        q2, params=spec["params"], at=WilsonShifts.from_mapping(spec["shifts"]),
+        constants=model_constants(dict(spec["constants"])))
+    return np.ascontiguousarray(np.moveaxis(mats, 1, 0)), u0 + 0.5 * du, du
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -163,12 +162,32 @@ def baseline_coefficients(spec: Mapping[str, Any], x: np.ndarray,
     ndarray, shape (n, K)
         float64, in :func:`hepc9.models.ratio.coefficient_vector` order.
     """
-    cols = {f: np.asarray(x, dtype=np.float64)[:, i] for i, f in enumerate(features)}
-    chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
-    grid, u0, du = _grid(spec)
+    grid, u0, du = _grid(json.dumps(dict(spec), sort_keys=True))
     k = grid.shape[2] - 1
-    out = np.empty((len(chi), k * (k + 3) // 2))
-    _baseline_kernel(*(np.ascontiguousarray(c, dtype=np.float64) for c in
-                       (cols["q2"], cols["costheta_l"], cols["costheta_k"], chi)),
-                     grid, u0, du, out)
+    out = np.empty((len(x), k * (k + 3) // 2))
+    _baseline_kernel(*observed_kinematics(x, features), grid, u0, du, out)
     return out
+
+
+def observed_kinematics(x: np.ndarray,
+                        features: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                          np.ndarray]:
+    """Return contiguous float64 q², cosθℓ, cosθK and χ of raw features (χ from its circle).
+
+    The one reader of the per-event columns for the ``ratio`` numba passes (input encoding
+    and baseline).
+
+    Raises
+    ------
+    ShapeError
+        If q², the two cosines or χ (or cos χ and sin χ) are missing.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    cols = {f: x[:, i] for i, f in enumerate(features)}
+    missing = [f for f in ("q2", "costheta_l", "costheta_k") if f not in cols]
+    if missing or not ("chi" in cols or {"cos_chi", "sin_chi"} <= set(cols)):
+        raise ShapeError(f"the ratio network needs q2, costheta_l, costheta_k and chi (or "
+                         f"cos_chi, sin_chi); got {list(features)}")
+    chi = cols["chi"] if "chi" in cols else np.arctan2(cols["sin_chi"], cols["cos_chi"])
+    return tuple(np.ascontiguousarray(c, dtype=np.float64)  # type: ignore[return-value]
+                 for c in (cols["q2"], cols["costheta_l"], cols["costheta_k"], chi))
