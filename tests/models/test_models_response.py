@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from hepc9.models.response import MIN_SLOPE, apply_response, fit_response
+from hepc9.models.response import MIN_SLOPE, TRIM, apply_response, fit_response
 
 
 def _toy(n, seed, *, noise=0.2):
@@ -21,7 +23,11 @@ def test_inverse_response_removes_slope_and_offset():
     record = fit_response(t, p)
     assert record["applied"]
     assert record["reason"] == ""
-    assert record["range"] == [pytest.approx(t.min()), pytest.approx(t.max())]
+    # fitted on the inner 70 % of the label range
+    w = t.max() - t.min()
+    assert record["range"][0] == pytest.approx(t.min() + TRIM * w, abs=0.01)
+    assert record["range"][1] == pytest.approx(t.max() - TRIM * w, abs=0.01)
+    assert record["n"] == pytest.approx(0.7 * t.size, rel=0.05)
     assert 0.15 < record["rms"] < 0.25
     # closure on independent sets at fixed truths: mean calibrated estimate = truth within
     # its statistical error, where the uncalibrated one is off by the offset and slope
@@ -67,14 +73,45 @@ def test_flat_response_is_not_inverted():
     np.testing.assert_array_equal(apply_response(p, None), p)
     few = fit_response(t[:2], p[:2])
     assert not few["applied"]
-    assert "need ≥ 3" in few["reason"]
+    assert "need ≥ 3 sets" in few["reason"]
 
 
 def test_non_finite_predictions_are_left_out_of_the_fit():
     t, p = _toy(1000, 4)
     p[:10] = np.nan
-    record = fit_response(t, p)
+    record = fit_response(t, p, trim=0.0)
     assert record["n"] == 990
     assert record["applied"]
     with pytest.raises(ValueError, match="truths"):
         fit_response(t[:5], p[:4])
+
+
+def test_ill_conditioned_fit_is_refused_not_raised(monkeypatch):
+    t, p = _toy(200, 5)
+
+    def rank_deficient(*args, **kwargs):
+        warnings.warn("Polyfit may be poorly conditioned", np.exceptions.RankWarning,
+                      stacklevel=2)
+        return np.zeros(4)
+
+    monkeypatch.setattr(np, "polyfit", rank_deficient)
+    record = fit_response(t, p)
+    assert not record["applied"]
+    assert "too clustered" in record["reason"]
+
+
+
+def test_flattening_at_the_prior_edges_does_not_block_the_interior():
+    # a posterior-mean-like response: slope 1 at the centre, ≈ 0.25 at the prior's edges
+    rng = np.random.default_rng(6)
+    t = rng.uniform(-2.5, 1.5, 4000)
+
+    def g(x):
+        return -0.5 + 1.5 * np.tanh((x + 0.5) / 1.5)
+
+    assert not fit_response(t, g(t) + rng.normal(0, 0.1, t.size), trim=0.0)["applied"]
+    record = fit_response(t, g(t) + rng.normal(0, 0.1, t.size))
+    assert record["applied"]
+    for truth in (-1.5, -0.82, 0.0, 0.5):
+        cal = apply_response(g(truth) + rng.normal(0, 0.1, 20000), record)
+        assert abs(cal.mean() - truth) < 0.015

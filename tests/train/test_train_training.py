@@ -203,3 +203,17 @@ def test_mixed_precision_option_keeps_float32_outputs(tmp_path):
     assert model.get_layer("phi_0").dtype_policy.name == "mixed_float16"
     assert model.get_layer("dc9").dtype_policy.name == "float32"
     assert np.all(np.isfinite(predict(model, info, x[:4])["dc9"]))
+
+
+def test_response_calibration_can_be_switched_off(tmp_path):
+    cfg = load_config(None, [*SLIM, "train.calibrate_sets=false"])
+    x, y = toy_sets(60, 4)
+    train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path, epochs=1)
+    model, info = load_predictor(tmp_path)
+    assert "response" not in info["labels"]
+    raw = np.asarray(model.predict_on_batch(
+        ((x[:5] - np.array(info["input_normalisation"]["mean"], np.float32))
+         / np.array(info["input_normalisation"]["std"], np.float32)).astype(np.float32)))
+    np.testing.assert_allclose(predict(model, info, x[:5])["dc9"],
+                               raw[:, 0] * info["labels"]["std"] + info["labels"]["mean"],
+                               rtol=1e-5)
