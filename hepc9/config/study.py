@@ -112,9 +112,8 @@ class TrainConfig:
     validation_steps: int = 20
     #: Ensemble member index; selects the member's random stream (weights, shuffling).
     member: int = 0
-    #: Calibrate on the second validation split after training: the event classifier's set
-    #: posteriors with a smooth offset (summing n per-event log-probabilities multiplies their
-    #: errors by n), regression networks (Deep Sets, ResNet) by inverting their mean response.
+    #: Event classifier: calibrate set posteriors with per-class offsets fitted on the
+    #: validation sets (summing n per-event log-probabilities multiplies their errors by n).
     calibrate_sets: bool = True
     #: ``hepc9 run``: train on items streamed fresh from the sampler (labels from the
     #: ``[datasets] prior``) instead of stored datasets.

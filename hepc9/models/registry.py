@@ -218,13 +218,11 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
     for spec in (
         EstimatorSpec(
             name="resnet3d", builder="hepc9.models.resnet3d:build", item_kind="images",
-            calibrator="hepc9.models.targets:calibrate_regression",
             description="3D ResNet on δC9 images (papers/002)",
         ),
         EstimatorSpec(
             name="deepsets", builder="hepc9.models.deepsets:build", item_kind="sets",
-            mask_padding=True, calibrator="hepc9.models.targets:calibrate_regression",
-            description="Deep Sets on event sets (papers/003)",
+            mask_padding=True, description="Deep Sets on event sets (papers/003)",
         ),
         EstimatorSpec(
             name="event", builder="hepc9.models.event_classifier:build", item_kind="sets",

@@ -9,16 +9,13 @@ Two target kinds (:attr:`hepc9.models.registry.EstimatorSpec.target`), described
   on the sorted distinct training labels (rounded to 10⁻⁶), or, for continuous labels from a
   prior, on ``bins`` evenly spaced bin centres (``"binned": true``, nearest centre).
 
-Labels drawn from a continuous prior record it as ``"prior": {"low", "high"}``; a
-calibrated regression estimator adds ``"response"`` (:mod:`hepc9.models.response`).
+Labels drawn from a continuous prior record it as ``"prior": {"low", "high"}``.
 
-:func:`predict_regression` and :func:`calibrate_regression` are the prediction and
-calibration hooks of regression estimators.  Plain numpy.
+:func:`predict_regression` is the prediction hook of regression estimators.  Plain numpy.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,11 +23,9 @@ import numpy as np
 
 from hepc9.errors import DataError
 from hepc9.models.inputs import batched, prepare_inputs
-from hepc9.models.response import apply_response, fit_response
 
 __all__ = [
     "LABEL_DECIMALS",
-    "calibrate_regression",
     "class_indices",
     "decode_outputs",
     "encode_labels",
@@ -42,8 +37,6 @@ __all__ = [
 
 #: Decimals to which δC9 labels are rounded before matching them to the grid.
 LABEL_DECIMALS = 6
-
-log = logging.getLogger(__name__)
 
 
 def label_grid(y: np.ndarray) -> np.ndarray:
@@ -176,45 +169,10 @@ def predict_regression(model: Any, info: Mapping[str, Any], x: np.ndarray, *,
     Returns
     -------
     dict
-        ``dc9``: ndarray, shape (N,), through the inverse response of ``labels.response``
-        when training calibrated it (:mod:`hepc9.models.response`).
+        ``dc9``: ndarray, shape (N,).
     """
     out = np.empty(x.shape[0])
     for sl in batched(x.shape[0], batch_size):
         out[sl] = decode_outputs(np.asarray(model.predict_on_batch(prepare_inputs(x[sl], info))),
                                  info)
-    return {"dc9": apply_response(out, info["labels"].get("response"))}
-
-
-def calibrate_regression(model: Any, info: Mapping[str, Any], x: Any, y: Any,
-                         indices: np.ndarray) -> dict[str, Any] | None:
-    """Calibration hook of regression estimators: the response polynomial on held-out sets.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Trained regression network.
-    info : mapping
-        Its metadata (``labels``, input normalisation).
-    x : ndarray, shape (N, ...)
-        Calibration items (independent of the early-stopping sets).
-    y : ndarray, shape (N,)
-        Their δC9 labels.
-    indices : ndarray of int
-        Items to use.
-
-    Returns
-    -------
-    dict or None
-        ``{"response": fit_response(...)}`` to merge into the labels; ``None`` with fewer
-        than 3 items.
-    """
-    idx = np.asarray(indices)
-    if idx.size < 3:
-        return None
-    plain = {**info, "labels": {k: v for k, v in info["labels"].items() if k != "response"}}
-    pred = predict_regression(model, plain, np.asarray(x[idx]))["dc9"]
-    record = fit_response(np.asarray(y[idx], dtype=np.float64), pred)
-    if not record["applied"]:
-        log.warning("response calibration skipped: %s", record["reason"])
-    return {"response": record}
+    return {"dc9": out}

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from hepc9.models import EstimatorSpec
-from hepc9.models.response import apply_response
 from hepc9.models.targets import decode_outputs, true_values
 from hepc9.train.prediction import predict
 from hepc9.train.sources import ArraySource
@@ -76,5 +75,4 @@ def validation_metrics(spec: EstimatorSpec, model: Any, info: Mapping[str, Any],
         x, y = val_ds[i]
         preds.append(decode_outputs(np.asarray(model.predict_on_batch(x)), info))
         truths.append(true_values(y, info))
-    pred = apply_response(np.concatenate(preds), info["labels"].get("response"))
-    return regression_metrics(np.concatenate(truths), pred)
+    return regression_metrics(np.concatenate(truths), np.concatenate(preds))
