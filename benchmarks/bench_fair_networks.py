@@ -1,8 +1,9 @@
 """Generator-level resolution of the fairly trained networks against the Cramér–Rao bound.
 
 Run as ``python benchmarks/bench_fair_networks.py CONFIG --model event --train-events 2000
---events 2000 8000 [--sets 40] [--output DIR]``.  Trains the model on streamed sets (the
-``[datasets] prior``, two validation splits) at generator level, then predicts independent
+--events 2000 8000 [--sets 40] [--output DIR] [--init-from MODEL_DIR]``.  Trains the model
+(from scratch, or fine-tuning a saved one) on streamed sets (the ``[datasets] prior``, two
+validation splits) at generator level, then predicts independent
 pseudo-experiments at the truths, fits the response line mean(δC9̂) = a + slope · truth and
 prints, per truth and set size, the slope-corrected resolution σ/slope and its ratio to
 σ_CRB, the bias and the 16–84 % coverage (event classifier).
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, nargs="+", default=[2000, 8000])
     ap.add_argument("--sets", type=int, default=40)
     ap.add_argument("--output", default="/tmp/bench_fair")
+    ap.add_argument("--init-from", default=None, metavar="MODEL_DIR",
+                    help="fine-tune this saved model instead of training from scratch")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
     cfg = level_config(load_config(args.config, overrides=args.overrides), "gen")
@@ -48,7 +51,7 @@ def main() -> None:
     out = Path(args.output) / f"{args.model}_N{args.train_events}"
     t0 = time.perf_counter()
     train_from_folder(sub, None, out, model_name=args.model, overwrite=True, stream=True,
-                      progress=False)
+                      progress=False, init_from=args.init_from)
     train_s = time.perf_counter() - t0
     model, info = load_predictor(out)
     constants = model_constants(cfg.physics.constants)

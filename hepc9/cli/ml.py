@@ -37,6 +37,9 @@ def add_train(sub: Any) -> None:
                    help="maximum number of epochs (default: [train] epochs)")
     p.add_argument("--backend", choices=list(BACKENDS), default=None,
                    help="Keras backend (default: [train] backend, then KERAS_BACKEND)")
+    p.add_argument("--init-from", default=None, metavar="MODEL_DIR",
+                   help="start from the weights of this saved model of the same architecture "
+                        "(fine-tuning, e.g. a set network trained on smaller sets)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished model")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_train)
@@ -53,7 +56,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train_from_folder(
         cfg, args.dataset, args.output, model_name=args.model, epochs=args.epochs,
         backend=args.backend, overwrite=args.overwrite, stream=args.stream,
-        progress=False if args.quiet or args.json else None,
+        progress=False if args.quiet or args.json else None, init_from=args.init_from,
     )
     if args.json:
         print_json(result)

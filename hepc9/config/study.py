@@ -118,6 +118,14 @@ class TrainConfig:
     #: ``hepc9 run``: train on items streamed fresh from the sampler (labels from the
     #: ``[datasets] prior``) instead of stored datasets.
     stream: bool = True
+    #: ``hepc9 run``: train the set sizes from the smallest up, each set or image network
+    #: starting from its model at the next smaller size (fine-tuning; hepc9.train.warm_start).
+    warm_start: bool = False
+    #: Epochs of a warm-started training (``None``: ``epochs``).
+    warm_start_epochs: int | None = None
+    #: Layers a warm-started training keeps fixed, by name prefix (e.g. ``["phi_"]``: Deep
+    #: Sets adapts only its set network ρ to the new set size).
+    freeze_layers: tuple[str, ...] = ()
     #: Streamed training: batches of the second, independent validation split used for the
     #: calibration (early stopping and the reported metrics use ``validation_steps``).
     calibration_steps: int = 8

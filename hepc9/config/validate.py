@@ -130,6 +130,12 @@ def _check_model_train(cfg: Config, origin: str) -> None:
                 "exact_events", "exact_batch_size", "calibration_steps"):
         if not getattr(t, key) > 0:
             raise ConfigError(f"[train] {key} = {getattr(t, key)} in {origin} must be positive")
+    if t.warm_start_epochs is not None and t.warm_start_epochs <= 0:
+        raise ConfigError(f"[train] warm_start_epochs = {t.warm_start_epochs} in {origin} must "
+                          "be positive (or left out: epochs)")
+    if any(not p for p in t.freeze_layers):
+        raise ConfigError(f"[train] freeze_layers = {list(t.freeze_layers)} in {origin} must "
+                          "name layer prefixes, not empty strings")
     if not 0.0 < t.reduce_lr_factor < 1.0:
         raise ConfigError(
             f"[train] reduce_lr_factor = {t.reduce_lr_factor} in {origin} must be in (0, 1)"

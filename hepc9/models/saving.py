@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "META_FILE",
     "MODEL_FILE",
     "MODEL_FORMAT",
+    "copy_model",
     "load_model",
     "read_model_info",
     "save_model",
@@ -111,6 +113,30 @@ def save_model(
         model.save(scratch, overwrite=True)
         scratch.replace(tmp)
     write_text(out / META_FILE, text + "\n", overwrite=True)
+    return out
+
+
+def copy_model(source: str | os.PathLike[str], directory: str | os.PathLike[str]) -> Path:
+    """Copy a saved model into ``directory`` (created), ``model.json`` last.
+
+    Parameters
+    ----------
+    source : path
+        Saved-model folder (checked with :func:`read_model_info`).
+    directory : path
+        Destination folder; a model there is replaced.
+
+    Returns
+    -------
+    Path
+        The destination folder.
+    """
+    src, out = Path(source), Path(directory)
+    read_model_info(src)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, META_FILE):  # a folder with model.json is complete
+        with atomic_path(out / name, overwrite=True) as tmp:
+            shutil.copyfile(src / name, tmp)
     return out
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hepc9.artifacts import read_json, write_json
 from hepc9.datasets.build import build_dataset, total_items
 from hepc9.fit.fisher import cramer_rao
-from hepc9.models import get_spec
+from hepc9.models import copy_model, get_spec
 from hepc9.physics.constants import model_constants
 from hepc9.pipeline.detector_sets import DETECTOR_FILES, detector_fit_options
 from hepc9.pipeline.evaluation import evaluation_truths, stage_evaluate
@@ -146,39 +146,69 @@ def stage_train(ctx: RunContext) -> list[Path]:
 
     With ``[train] stream`` (default) every batch is drawn fresh from the sampler with labels
     from the ``[datasets] prior``; otherwise the stored datasets of ``stage_datasets`` are used.
+    With ``[train] warm_start`` the set sizes are trained from the smallest up and a network
+    of the common training loop starts from its model at the next smaller size
+    (:mod:`hepc9.train.warm_start`; ``warm_start_epochs``, ``freeze_layers``).  Estimators
+    with their own trainer (``ratio``, ``event_exact``) learn per-event quantities that do not
+    depend on the set size: they are trained once per level and copied to the other sizes.
     """
     cfg = ctx.cfg
     outs = []
+    warm = cfg.train.warm_start
+    sizes = sorted(cfg.evaluate.events_per_set) if warm else list(cfg.evaluate.events_per_set)
     for level in cfg.evaluate.levels:
-        for n_events in cfg.evaluate.events_per_set:
+        # per method: the model of the last size trained (own trainers: of the first size)
+        previous: dict[str, Path] = {}
+        for n_events in sizes:
             for method in ctx.neural_at(level):
                 out = _model_dir(ctx, method, level, n_events)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 outs.append(out)
+                own_trainer = not get_spec(method).needs_dataset
+                before = previous.get(method)
+                if own_trainer:
+                    previous.setdefault(method, out)
+                else:
+                    previous[method] = out
                 done = out / "train_result.json"
                 if (done.exists() and read_json(done).get("run_config_digest") == cfg.digest()
                         and (out / "model.keras").is_file() and (out / "model.json").is_file()):
                     log.info("%s already trained by this run; kept", out)
                     continue
-                log.info("training %s on %s-level %s-event items", method, level, n_events)
-                # an interrupted training of this model resumes from its backup
-                if not get_spec(method).needs_dataset:  # its own trainer on its level's chain
-                    result = train_from_folder(level_config(cfg, level), None, out,
-                                               model_name=method, overwrite=True,
-                                               progress=bool(ctx.show_progress))
-                elif cfg.train.stream:
-                    sub = level_config(cfg, level).replace(datasets=dataclasses.replace(
-                        cfg.datasets, kind=item_kind(method), events_per_image=n_events))
-                    result = train_from_folder(sub, None, out, model_name=method,
-                                               overwrite=True, stream=True,
-                                               progress=bool(ctx.show_progress))
+                if own_trainer and before is not None:  # the model of the first size
+                    log.info("%s: the %s model of %s serves this set size too", out, method,
+                             before)
+                    copy_model(before, out)
+                    result = {**read_json(before / "train_result.json"), "output": str(out),
+                              "copied_from": str(before)}
                 else:
-                    result = train_from_folder(
-                        cfg, _dataset_dir(ctx, item_kind(method), level, n_events), out,
-                        model_name=method, overwrite=True, progress=bool(ctx.show_progress),
-                    )
+                    result = _train_one(ctx, method, level, n_events, out,
+                                        before if warm and not own_trainer else None)
                 write_json(done, {**result, "run_config_digest": cfg.digest()})
     return outs
+
+
+def _train_one(ctx: RunContext, method: str, level: str, n_events: int, out: Path,
+               init: Path | None) -> dict[str, Any]:
+    """Train one model of ``stage_train`` (``init``: the model a warm start begins from)."""
+    cfg = ctx.cfg
+    log.info("training %s on %s-level %s-event items%s", method, level, n_events,
+             f", starting from {init}" if init is not None else "")
+    progress = bool(ctx.show_progress)
+    # an interrupted training of this model resumes from its backup
+    if not get_spec(method).needs_dataset:  # its own trainer on its level's chain
+        return train_from_folder(level_config(cfg, level), None, out, model_name=method,
+                                 overwrite=True, progress=progress)
+    epochs = cfg.train.warm_start_epochs if init is not None else None
+    if cfg.train.stream:
+        sub = level_config(cfg, level).replace(datasets=dataclasses.replace(
+            cfg.datasets, kind=item_kind(method), events_per_image=n_events))
+        return train_from_folder(sub, None, out, model_name=method, overwrite=True,
+                                 stream=True, progress=progress, init_from=init,
+                                 epochs=epochs)
+    return train_from_folder(cfg, _dataset_dir(ctx, item_kind(method), level, n_events), out,
+                             model_name=method, overwrite=True, progress=progress,
+                             init_from=init, epochs=epochs)
 
 
 def stage_crb(ctx: RunContext) -> list[Path]:

@@ -25,7 +25,7 @@ from hepc9.datasets.sets import SetSpec, feature_matrix
 from hepc9.datasets.store import open_dataset
 from hepc9.datasets.stream import ImageStream
 from hepc9.datasets.voxelize import ImageSpec, voxelize_batch
-from hepc9.errors import DataError
+from hepc9.errors import ConfigError, DataError
 from hepc9.models import _backend, get_spec, read_model_info
 from hepc9.rootio import load_events
 from hepc9.train import StreamSource, load_predictor, predict, train_model
@@ -102,6 +102,7 @@ def train_from_folder(
     overwrite: bool = False,
     stream: bool = False,
     progress: bool | None = None,
+    init_from: PathLike | None = None,
 ) -> dict[str, Any]:
     """Train a model on a stored dataset (or on fresh streamed items) and save it in ``output``.
 
@@ -130,6 +131,9 @@ def train_from_folder(
     progress : bool, optional
         Keras progress bar; default on when stdout is a terminal, else one line per epoch;
         ``False`` silent.
+    init_from : path, optional
+        Start from the weights of this saved model (fine-tuning; networks of the common
+        training loop only, see :mod:`hepc9.train.warm_start`).
 
     Returns
     -------
@@ -148,6 +152,9 @@ def train_from_folder(
         verbose = 2
     trainer = spec.get_trainer()
     if trainer is not None:  # streams its own events: no dataset
+        if init_from is not None:
+            raise ConfigError(f"{name} trains from scratch on its own streamed events; "
+                              "--init-from is for the set and image networks")
         return trainer(cfg, output, model_name=name, epochs=epochs, backend=backend,
                        overwrite=overwrite, verbose=verbose).to_dict()
 
@@ -162,6 +169,7 @@ def train_from_folder(
     result = train_model(
         data, model_name=name, cfg=cfg, output=output,
         validation=validation, epochs=epochs, overwrite=overwrite, verbose=verbose,
+        init_from=init_from,
     )
     return result.to_dict()
 

@@ -28,8 +28,9 @@ can still be chosen after ``import hepc9.train``.
 Modules, one job each: :mod:`~hepc9.train.sources` (stored and streamed items),
 :mod:`~hepc9.train.batches` (Keras datasets of batches), :mod:`~hepc9.train.callbacks`
 (history, backup and resume state), :mod:`~hepc9.train.loop` (:func:`train_model`),
-:mod:`~hepc9.train.metrics` (validation metrics), :mod:`~hepc9.train.prediction` (loading and
-prediction).
+:mod:`~hepc9.train.metrics` (validation metrics), :mod:`~hepc9.train.model_info` (the
+``model.json`` entries), :mod:`~hepc9.train.warm_start` (fine-tuning from a saved model),
+:mod:`~hepc9.train.prediction` (loading and prediction).
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ from hepc9.models.event_posterior import coefficient_model, log_softmax
 from hepc9.models.inputs import feature_normalisation, prepare_inputs
 from hepc9.models.quadratic_head import normalised_theta, quadratic_terms
 from hepc9.simulation import ChainInputs
-from hepc9.train.loop import TrainResult, base_info, fresh_output, member_seed
+from hepc9.train.loop import TrainResult, fresh_output, member_seed
+from hepc9.train.model_info import base_info
 from hepc9.train.ratio import fit_network
 from hepc9.train.ratio_blocks import RatioBlock, block_drawer, exact_norm
 

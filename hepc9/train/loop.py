@@ -22,23 +22,22 @@ import numpy as np
 
 from hepc9.errors import ConfigError, DataError, OutputExistsError, ShapeError
 from hepc9.models import META_FILE, EstimatorSpec, _backend, build_model, get_spec, save_model
-from hepc9.models.inputs import feature_normalisation
-from hepc9.models.targets import label_info
 from hepc9.seeding import seed_sequence
 from hepc9.train.batches import make_array_batches, make_stream_batches
 from hepc9.train.callbacks import BACKUP_DIR, HISTORY_FILE, callback_classes, check_backup
 from hepc9.train.metrics import validation_metrics
+from hepc9.train.model_info import model_info, plain_config, training_record
 from hepc9.train.sources import (
     CALIBRATION_EPOCH,
     REFERENCE_EPOCH,
     VALIDATION_EPOCH,
     ArraySource,
-    StreamSource,
     as_source,
     gather,
 )
+from hepc9.train.warm_start import freeze_layers, initial_weights, set_initial_weights
 
-__all__ = ["TrainResult", "base_info", "fresh_output", "member_seed", "train_model"]
+__all__ = ["TrainResult", "fresh_output", "member_seed", "train_model"]
 
 #: Validation sets used to calibrate an estimator after training (see ``calibrator``).
 _CALIBRATION_ITEMS = 1024
@@ -106,91 +105,6 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _plain_config(section: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(section)))
-
-
-def base_info(cfg: Any, *, name: str, builder: str, item_kind: str,
-              item_shape: Sequence[int], input_shape: Sequence[int],
-              dataset_index: dict[str, Any]) -> dict[str, Any]:
-    """Return the entries of ``model.json`` every trained estimator records.
-
-    Parameters
-    ----------
-    cfg : hepc9.config.Config
-        The configuration trained with (its ``[model]`` section, digest, seed and member).
-    name, builder : str
-        Registry name and ``"module:function"`` of the builder.
-    item_kind : str
-        ``"images"`` or ``"sets"``.
-    item_shape, input_shape : sequence of int
-        Shape of a stored item and of the network's input.
-    dataset_index : dict
-        What the inputs were built like (features, standardisation, …).
-
-    Returns
-    -------
-    dict
-    """
-    return {
-        "model": name,
-        "builder": builder,
-        "model_config": _plain_config(cfg.model),
-        "item_kind": item_kind,
-        "item_shape": [int(v) for v in item_shape],
-        "input_shape": [int(v) for v in input_shape],
-        "dataset_index": dataset_index,
-        "config_digest": cfg.digest(),
-        "config": cfg.to_dict(),
-        "seed": cfg.seed,
-        "member": cfg.train.member,
-    }
-
-
-def _training_record(source: ArraySource | StreamSource) -> dict[str, Any]:
-    """Return what the network was given: label prior, background fraction (model.json)."""
-    rec: dict[str, Any] = {"stream": isinstance(source, StreamSource)}
-    if isinstance(source, StreamSource):
-        rec["background_fraction"] = source.background_fraction
-        rec["labels"] = "prior" if source.prior is not None else "grid"
-    else:
-        rec["background_fraction"] = "fixed"
-        rec["labels"] = "grid"
-    if "background_fraction" in source.index:
-        rec["background_fraction_value"] = source.index["background_fraction"]
-    return rec
-
-
-def _model_info(spec: EstimatorSpec, cfg: Any, source: ArraySource | StreamSource,
-                train_labels: np.ndarray, reference_x: Any) -> dict[str, Any]:
-    """Everything prediction needs to rebuild inputs and decode outputs.
-
-    ``reference_x`` (event sets) sets the input normalisation; it never depends on the labels.
-    """
-    item_shape = (tuple(int(s) for s in source.x.shape[1:]) if isinstance(source, ArraySource)
-                  else tuple(int(s) for s in source.item_shape))
-    kind = source.kind
-    spec.check_item_kind(kind)
-    info = base_info(cfg, name=spec.name, builder=spec.builder_path, item_kind=kind,
-                     item_shape=item_shape, input_shape=spec.input_shape(item_shape),
-                     dataset_index=json.loads(json.dumps(dict(source.index), default=str)))
-    if kind == "sets":
-        rows = None
-        if isinstance(source, ArraySource):
-            # a seeded random choice over every label, not the first (one-label) items
-            gen = np.random.Generator(np.random.PCG64(seed_sequence(cfg.seed, "train", 3)))
-            rows = gen.permutation(reference_x.shape[0])
-        info["input_normalisation"] = feature_normalisation(
-            reference_x, mask_padding=cfg.model.mask_padding and spec.mask_padding, rows=rows)
-        info["events_per_set"] = int(item_shape[0])
-        info["features"] = list(source.index.get("features", [])) or None
-    prior = source.prior if isinstance(source, StreamSource) else None
-    info["labels"] = label_info(spec.target, train_labels,
-                                standardize=cfg.train.standardize_labels, prior=prior,
-                                bins=int(getattr(cfg.model, "event_bins", 81)))
-    return info
-
-
 def _halves(idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split validation items into two disjoint seeded halves (stopping, calibration)."""
     if idx.size < 2:
@@ -252,6 +166,7 @@ def train_model(
     overwrite: bool = False,
     verbose: int | str = 0,
     callbacks: Sequence[Any] = (),
+    init_from: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train a registered model and save it with its metadata.
 
@@ -283,6 +198,10 @@ def train_model(
         Keras progress output (0 silent, ``"auto"`` a progress bar).
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks (after the built-in ones).
+    init_from : path, optional
+        Start from the weights of this saved model of the same architecture (fine-tuning,
+        :mod:`hepc9.train.warm_start`); its input and label standardisation are kept and the
+        layers of ``[train] freeze_layers`` stay fixed.
 
     Returns
     -------
@@ -328,12 +247,12 @@ def train_model(
             val_all = np.arange(val_source.x.shape[0])
         val_idx, calib_idx = _halves(val_all, cfg.seed)
         train_labels = np.asarray(source.y)[train_idx]
-        info = _model_info(spec, cfg, source, train_labels, source.x)
+        info = model_info(spec, cfg, source, train_labels, source.x)
     else:
         if n_epochs >= VALIDATION_EPOCH:
             raise ConfigError(f"epochs = {n_epochs} must stay below {VALIDATION_EPOCH}")
         reference_x, _ = source.draw(REFERENCE_EPOCH, 0)
-        info = _model_info(spec, cfg, source, np.asarray(source.labels), reference_x)
+        info = model_info(spec, cfg, source, np.asarray(source.labels), reference_x)
         if validation is not None:
             given = as_source(validation)
             if not isinstance(given, ArraySource):
@@ -348,6 +267,7 @@ def train_model(
             calib_idx = np.arange(calib_source.x.shape[0])
     if calib_source is None:
         calib_source = val_source
+    start = initial_weights(init_from, model_name, info) if init_from is not None else None
 
     keras.utils.set_random_seed(member_seed(cfg.seed, tcfg.member))
     previous_policy = keras.config.dtype_policy()
@@ -360,6 +280,10 @@ def train_model(
         model = build_model(model_name, tuple(info["input_shape"]), cfg.model, **extra)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+    frozen: list[str] = []
+    if start is not None and init_from is not None:
+        set_initial_weights(model, start, init_from)
+        frozen = freeze_layers(model, tcfg.freeze_layers)
     _compile(model, spec, tcfg)
 
     shuffle = seed_sequence(cfg.seed, "train", 2, tcfg.member) if tcfg.shuffle else None
@@ -414,8 +338,10 @@ def train_model(
         "loss": spec.loss_name(tcfg),
         "batch_size": tcfg.batch_size,
         "mixed_precision": tcfg.mixed_precision,
-        "train_config": _plain_config(tcfg),
-        **_training_record(source),
+        "train_config": plain_config(tcfg),
+        "init_from": None if init_from is None else str(init_from),
+        "frozen_layers": frozen,
+        **training_record(source),
         "validation_items": int(val_idx.size),
         "calibration_items": int(calib_idx.size),
     }

@@ -55,7 +55,8 @@ from hepc9.models.ratio import (
 from hepc9.models.ratio_baseline import baseline_coefficients, baseline_spec
 from hepc9.physics.amplitudes import check_params
 from hepc9.simulation import ChainInputs
-from hepc9.train.loop import TrainResult, base_info, fresh_output, member_seed
+from hepc9.train.loop import TrainResult, fresh_output, member_seed
+from hepc9.train.model_info import base_info
 from hepc9.train.ratio_blocks import (
     RatioBlock,
     block_drawer,

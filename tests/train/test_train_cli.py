@@ -75,6 +75,22 @@ def test_train_and_predict_images(tmp_path, capsys):
     assert rc == 0
     assert "2 set(s) of 200" in capsys.readouterr().out
 
+    # fine-tuning from the saved model; a model of another kind is refused in one line
+    rc = main(["-q", "train", "--dataset", str(tmp_path / "ds"), "--model", "resnet3d",
+               "--output", str(tmp_path / "m2"), "--epochs", "1", "--init-from",
+               str(tmp_path / "m"), *SLIM])
+    assert rc == 0
+    info2 = json.loads((tmp_path / "m2" / "model.json").read_text())
+    assert info2["training"]["init_from"] == str(tmp_path / "m")
+    rc = main(["train", "--dataset", str(tmp_path / "ds"), "--model", "resnet3d", "--output",
+               str(tmp_path / "m3"), "--init-from", str(tmp_path / "m"), *SLIM,
+               "--set", "model.dense_units=16"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "another architecture" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "m3").exists()
+
 
 def test_train_and_predict_sets_event_model(tmp_path, capsys):
     set_spec = SetSpec(features=("q2", "costheta_l", "cos_chi", "sin_chi"),

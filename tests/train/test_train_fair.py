@@ -9,7 +9,8 @@ from hepc9.datasets.build import dataset_spec
 from hepc9.datasets.stream import ImageStream
 from hepc9.models import get_spec
 from hepc9.models.targets import encode_labels, label_info
-from hepc9.train.loop import _halves, _model_info
+from hepc9.train.loop import _halves
+from hepc9.train.model_info import model_info as _model_info
 from hepc9.train.sources import (
     CALIBRATION_EPOCH,
     VALIDATION_EPOCH,
