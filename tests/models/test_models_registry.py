@@ -72,6 +72,16 @@ def test_save_load_round_trip(tmp_path):
     assert info["backend"] == _backend.active()
     with pytest.raises(OutputExistsError):
         save_model(model, tmp_path / "m", {"model": "deepsets"})
+    # a copy loads to the same predictions; a folder without a model is refused
+    from hepc9.models import copy_model
+
+    copy_model(tmp_path / "m", tmp_path / "copy")
+    again, meta = load_model(tmp_path / "copy")
+    np.testing.assert_array_equal(np.asarray(again.predict_on_batch(x)), before)
+    assert meta == info
+    with pytest.raises(DataError, match="not a saved hepc9 model"):
+        copy_model(tmp_path / "copy" / "..", tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 def test_read_model_info_errors(tmp_path):
