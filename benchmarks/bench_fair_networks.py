@@ -1,7 +1,8 @@
 """Generator-level resolution of the fairly trained networks against the Cramér–Rao bound.
 
 Run as ``python benchmarks/bench_fair_networks.py CONFIG --model event --train-events 2000
---events 2000 8000 [--sets 40] [--output DIR] [--init-from MODEL_DIR]``.  Trains the model
+--events 2000 8000 [--sets 40] [--output DIR] [--init-from MODEL_DIR]`` (or ``--evaluate
+MODEL_DIR [MODEL_DIR ...]``: saved models, each and their mean).  Trains the model
 (from scratch, or fine-tuning a saved one) on streamed sets (the ``[datasets] prior``, two
 validation splits) at generator level, then predicts independent
 pseudo-experiments at the truths, fits the response line mean(δC9̂) = a + slope · truth and
@@ -43,44 +44,63 @@ def main() -> None:
     ap.add_argument("--output", default="/tmp/bench_fair")
     ap.add_argument("--init-from", default=None, metavar="MODEL_DIR",
                     help="fine-tune this saved model instead of training from scratch")
+    ap.add_argument("--evaluate", nargs="+", default=None, metavar="MODEL_DIR",
+                    help="no training: evaluate these saved models, each and (more than one) "
+                         "their mean, with the set-by-set correlation of the first two")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
     cfg = level_config(load_config(args.config, overrides=args.overrides), "gen")
     sub = cfg.replace(datasets=dataclasses.replace(cfg.datasets, kind="sets",
                                                    events_per_image=args.train_events))
-    out = Path(args.output) / f"{args.model}_N{args.train_events}"
-    t0 = time.perf_counter()
-    train_from_folder(sub, None, out, model_name=args.model, overwrite=True, stream=True,
-                      progress=False, init_from=args.init_from)
-    train_s = time.perf_counter() - t0
-    model, info = load_predictor(out)
+    train_s = None
+    if args.evaluate:
+        folders = [Path(m) for m in args.evaluate]
+    else:
+        folders = [Path(args.output) / f"{args.model}_N{args.train_events}"]
+        t0 = time.perf_counter()
+        train_from_folder(sub, None, folders[0], model_name=args.model, overwrite=True,
+                          stream=True, progress=False, init_from=args.init_from)
+        train_s = round(time.perf_counter() - t0, 1)
+    loaded = [load_predictor(f) for f in folders]
+    labels = [str(f) for f in folders] + (["mean"] if len(folders) > 1 else [])
     constants = model_constants(cfg.physics.constants)
     rows = []
     for n in args.events:
         ncfg = cfg.replace(datasets=dataclasses.replace(sub.datasets, events_per_image=n))
         factory, spec = EventFactory(ncfg), dataset_spec(sub)
-        preds, covered = {}, {}
+        preds: dict[str, dict[float, np.ndarray]] = {label: {} for label in labels}
+        covered: dict[str, dict[float, float]] = {label: {} for label in labels}
+        corr = {}
         for i, t in enumerate(TRUTHS):
             ss = np.random.SeedSequence(987654321, spawn_key=(n, i))
             x = make_sets(factory.draw(ss, t, args.sets).signal, spec, n_sets=args.sets)
-            res = predict(model, info, x)
-            preds[t] = res["dc9"]
-            if "lower" in res:
-                covered[t] = float(np.mean((res["lower"] <= t) & (t <= res["upper"])))
-        means = np.array([preds[t].mean() for t in TRUTHS])
-        slope, _icpt = np.polyfit(TRUTHS, means, 1)
-        for t in TRUTHS:
-            crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
-                             q2_range=q2_window(cfg.generate, constants),
-                             constants=constants).sigma["dc9"]
-            sd = float(np.std(preds[t], ddof=1))
-            rows.append({"events": n, "truth": t, "slope": float(slope),
-                         "sigma": sd, "sigma_crb": float(crb),
-                         "ratio_corrected": sd / abs(slope) / crb,
-                         "bias": float(preds[t].mean() - t), "coverage": covered.get(t)})
-    print(json.dumps({"model": args.model, "train_seconds": round(train_s, 1),
-                      "training": info.get("training", {}).get("epochs_run"), "rows": rows},
-                     indent=1))
+            for label, (model, info) in zip(labels, loaded, strict=False):
+                res = predict(model, info, x)
+                preds[label][t] = res["dc9"]
+                if "lower" in res:
+                    covered[label][t] = float(np.mean((res["lower"] <= t)
+                                                      & (t <= res["upper"])))
+            if len(folders) > 1:
+                each = np.array([preds[label][t] for label in labels[:-1]])
+                preds["mean"][t] = each.mean(axis=0)
+                corr[t] = float(np.corrcoef(each[0], each[1])[0, 1])
+        for label in labels:
+            means = np.array([preds[label][t].mean() for t in TRUTHS])
+            slope, _icpt = np.polyfit(TRUTHS, means, 1)
+            for t in TRUTHS:
+                crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
+                                 q2_range=q2_window(cfg.generate, constants),
+                                 constants=constants).sigma["dc9"]
+                sd = float(np.std(preds[label][t], ddof=1))
+                rows.append({"estimate": label, "events": n, "truth": t,
+                             "slope": float(slope), "sigma": sd, "sigma_crb": float(crb),
+                             "ratio_corrected": sd / abs(slope) / crb,
+                             "bias": float(preds[label][t].mean() - t),
+                             "coverage": covered[label].get(t),
+                             "correlation_first_two": corr.get(t)})
+    print(json.dumps({"model": args.model, "train_seconds": train_s,
+                      "training": loaded[0][1].get("training", {}).get("epochs_run"),
+                      "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
