@@ -30,7 +30,12 @@ import numpy as np
 from numba import njit, prange
 
 from hepc9.errors import DataError, ShapeError
-from hepc9.models.ratio_baseline import baseline_coefficients, observed_kinematics
+from hepc9.models.ratio_baseline import (
+    baseline_coefficients,
+    coefficient_rows,
+    n_coefficients,
+    observed_kinematics,
+)
 from hepc9.models.ratio_fit import fit_sets
 from hepc9.physics.angular import fill_angular_functions
 
@@ -52,11 +57,6 @@ _PREDICT_BATCH = 1 << 16
 N_INPUTS = 17
 
 
-def n_coefficients(k: int) -> int:
-    """Return K = k(k+3)/2, the coefficients of ``k`` shifts (k linear, k(k+1)/2 quadratic)."""
-    return k * (k + 3) // 2
-
-
 def coefficient_names(params: Sequence[str]) -> list[str]:
     """Names of the coefficients in :func:`coefficient_vector` order (``l_<p>``, ``q_<p>_<p'>``)."""
     p = list(params)
@@ -76,17 +76,16 @@ def coefficient_vector(matrices: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n, K)
-        ``ℓ_j = 2 M_0j / M_00`` then ``q_ij = (2 − δ_ij) M_ij / M_00`` for i ≤ j.
+        ``ℓ_j = 2 M_0j / M_00`` then ``q_ij = (2 − δ_ij) M_ij / M_00`` for i ≤ j (zeros for
+        an event whose rate M_00 vanishes); the layout is
+        :func:`hepc9.models.ratio_baseline.fill_coefficient_row`, shared with the baseline.
     """
-    m = np.asarray(matrices, dtype=np.float64)
+    m = np.ascontiguousarray(matrices, dtype=np.float64)
     if m.ndim != 3 or m.shape[1] != m.shape[2] or m.shape[1] < 2:
         raise ShapeError(f"expected matrices of shape (n, k+1, k+1) with k ≥ 1, got {m.shape}")
-    k = m.shape[1] - 1
-    a = m[:, 0, 0]
-    cols = [2.0 * m[:, 0, j] for j in range(1, k + 1)]
-    cols += [(1.0 if i == j else 2.0) * m[:, i, j] for i in range(1, k + 1)
-             for j in range(i, k + 1)]
-    return np.stack(cols, axis=1) / a[:, None]
+    out = np.empty((m.shape[0], n_coefficients(m.shape[1] - 1)))
+    coefficient_rows(m, out)
+    return out
 
 
 _ENCODE_BLOCK = 4096

@@ -39,6 +39,7 @@ from hepc9.physics.constants import SHIFT_NAMES, WilsonShifts, model_constants, 
 from hepc9.physics.quadratic import angular_coefficient_matrices
 
 __all__ = ["BASELINES", "GRID_POINTS", "baseline_coefficients", "baseline_spec",
+           "coefficient_rows", "fill_coefficient_row", "n_coefficients",
            "observed_kinematics"]
 
 #: ln q² nodes of the tabulated J_i matrices.
@@ -110,6 +111,38 @@ def _grid(key: str) -> tuple[np.ndarray, float, float]:
     return np.ascontiguousarray(np.moveaxis(mats, 1, 0)), u0 + 0.5 * du, du
 
 
+def n_coefficients(k: int) -> int:
+    """Return K = k(k+3)/2, the coefficients of ``k`` shifts (k linear, k(k+1)/2 quadratic)."""
+    return k * (k + 3) // 2
+
+
+@njit(cache=True, nogil=True)
+def fill_coefficient_row(m, row):  # pragma: no cover - compiled
+    """Write the coefficient vector of one quadratic form into ``row``: the one layout.
+
+    ``m`` is the (k+1, k+1) matrix (upper triangle read); ``row`` receives ℓ_j = 2 M_0j / M_00
+    for j = 1 … k, then q_ij = (2 − δ_ij) M_ij / M_00 for 1 ≤ i ≤ j ≤ k; all zeros where M_00
+    is not positive and finite (a vanishing rate).
+    """
+    k1 = m.shape[0]
+    ok = m[0, 0] > 0.0 and math.isfinite(m[0, 0])
+    c = 0
+    for j in range(1, k1):
+        row[c] = 2.0 * m[0, j] / m[0, 0] if ok else 0.0
+        c += 1
+    for a in range(1, k1):
+        for b in range(a, k1):
+            row[c] = (1.0 if a == b else 2.0) * m[a, b] / m[0, 0] if ok else 0.0
+            c += 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def coefficient_rows(m, out):  # pragma: no cover - compiled
+    """Write :func:`fill_coefficient_row` of every matrix of ``m`` (n, k+1, k+1) into ``out``."""
+    for e in prange(m.shape[0]):
+        fill_coefficient_row(m[e], out[e])
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _baseline_kernel(q2, ctl, ctk, chi, grid, u0, du, out):  # pragma: no cover - compiled
     """Write the coefficient vector (ℓ_j, then q_ij for i ≤ j) of every event into ``out``."""
@@ -133,15 +166,7 @@ def _baseline_kernel(q2, ctl, ctk, chi, grid, u0, du, out):  # pragma: no cover 
                     for i in range(12):
                         s += f[i] * ((1.0 - w) * grid[i0, i, a, b] + w * grid[i0 + 1, i, a, b])
                     m[a, b] = s
-            c = 0
-            ok = m[0, 0] > 0.0 and math.isfinite(m[0, 0])
-            for j in range(1, k1):
-                out[e, c] = 2.0 * m[0, j] / m[0, 0] if ok else 0.0
-                c += 1
-            for a in range(1, k1):
-                for b in range(a, k1):
-                    out[e, c] = (1.0 if a == b else 2.0) * m[a, b] / m[0, 0] if ok else 0.0
-                    c += 1
+            fill_coefficient_row(m, out[e])
 
 
 def baseline_coefficients(spec: Mapping[str, Any], x: np.ndarray,
@@ -164,7 +189,7 @@ def baseline_coefficients(spec: Mapping[str, Any], x: np.ndarray,
     """
     grid, u0, du = _grid(json.dumps(dict(spec), sort_keys=True))
     k = grid.shape[2] - 1
-    out = np.empty((len(x), k * (k + 3) // 2))
+    out = np.empty((len(x), n_coefficients(k)))
     _baseline_kernel(*observed_kinematics(x, features), grid, u0, du, out)
     return out
 

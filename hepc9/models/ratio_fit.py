@@ -28,6 +28,7 @@ import numpy as np
 
 from hepc9.errors import ShapeError
 from hepc9.minuit import LIKELIHOOD, migrad_hesse, run_minos
+from hepc9.models.ratio_baseline import n_coefficients
 from hepc9.propagation import central_variance, eigen_steps
 
 __all__ = ["fit_set", "fit_sets", "monomials", "normalisation_error", "set_nll"]
@@ -104,7 +105,7 @@ def fit_set(coef: np.ndarray, norm: np.ndarray, signal: np.ndarray | None = None
     params = list(params)
     k = len(params)
     coef = np.asarray(coef, dtype=np.float64)
-    if coef.ndim != 2 or coef.shape[1] != k * (k + 3) // 2:
+    if coef.ndim != 2 or coef.shape[1] != n_coefficients(k):
         raise ShapeError(f"coefficients of shape {coef.shape} do not match {k} shift(s)")
     norm = np.asarray(norm, dtype=np.float64)
     with_bkg = signal is not None
