@@ -20,6 +20,9 @@ interpolation of the J_i keeps the rate a convex combination of two physical rat
 non-negative; an event whose rate vanishes gets zero coefficients (the residual absorbs it).
 Observed q² outside the window is clamped to its edge nodes, cosines to [−1, 1].  The model
 stores the grid's recipe (``model.json``: ``ratio.baseline``), not the grid.
+
+The coefficient-vector layout itself (ℓ, then q; :func:`fill_coefficient_row`) is written
+once, here, and shared by :func:`hepc9.models.ratio.coefficient_vector`.
 """
 
 from __future__ import annotations
