@@ -24,7 +24,11 @@ import numpy as np
 from hepc9.config import load_config
 from hepc9.fit.fisher import cramer_rao
 from hepc9.physics.constants import model_constants
-from hepc9.physics.quadratic import normalisation_matrix, quadratic_coefficients
+from hepc9.physics.quadratic import (
+    normalisation_matrix,
+    quadratic_coefficients,
+    quadratic_form,
+)
 from hepc9.pipeline.stages import level_config
 from hepc9.simulation import EventFactory, generate_shifts, q2_window
 
@@ -35,7 +39,7 @@ _CHUNK = 16
 def _log_likelihood(mats: np.ndarray, norm: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """ln L on ``grid`` for each set: mats (n_sets, n, 2, 2), norm (2, 2)."""
     a, b, c = mats[..., 0, 0], 2.0 * mats[..., 0, 1], mats[..., 1, 1]
-    z = norm[0, 0] + 2.0 * norm[0, 1] * grid + norm[1, 1] * grid ** 2
+    z = np.array([quadratic_form(norm, [g]) for g in grid])
     out = np.empty((mats.shape[0], grid.size))
     for lo in range(0, grid.size, _CHUNK):
         g = grid[lo:lo + _CHUNK]
