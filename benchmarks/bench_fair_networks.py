@@ -17,6 +17,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,39 @@ from hepc9.simulation import EventFactory, generate_shifts, q2_window
 from hepc9.train import load_predictor, predict
 
 TRUTHS = (-1.5, -0.82, 0.0, 0.5)
+
+
+def response_rows(cfg: Any, n: int, preds: dict[float, np.ndarray]) -> list[dict[str, Any]]:
+    """Slope of the mean response over :data:`TRUTHS` and, per truth, bias, σ and ratio.
+
+    Parameters
+    ----------
+    cfg : hepc9.config.Config
+        Generator-level configuration (shifts, q² window, constants of the bound).
+    n : int
+        Events per pseudo-experiment.
+    preds : dict
+        Estimates per truth.
+
+    Returns
+    -------
+    list of dict
+        ``events``, ``truth``, ``slope``, ``sigma``, ``sigma_crb``, ``ratio_corrected``,
+        ``bias`` per truth.
+    """
+    constants = model_constants(cfg.physics.constants)
+    means = np.array([preds[t].mean() for t in TRUTHS])
+    slope = float(np.polyfit(TRUTHS, means, 1)[0])
+    rows = []
+    for t in TRUTHS:
+        crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
+                         q2_range=q2_window(cfg.generate, constants),
+                         constants=constants).sigma["dc9"]
+        sd = float(np.std(preds[t], ddof=1))
+        rows.append({"events": n, "truth": t, "slope": slope, "sigma": sd,
+                     "sigma_crb": float(crb), "ratio_corrected": sd / abs(slope) / crb,
+                     "bias": float(preds[t].mean() - t)})
+    return rows
 
 
 def main() -> None:
@@ -63,7 +97,6 @@ def main() -> None:
         train_s = round(time.perf_counter() - t0, 1)
     loaded = [load_predictor(f) for f in folders]
     labels = [str(f) for f in folders] + (["mean"] if len(folders) > 1 else [])
-    constants = model_constants(cfg.physics.constants)
     rows = []
     for n in args.events:
         ncfg = cfg.replace(datasets=dataclasses.replace(sub.datasets, events_per_image=n))
@@ -85,19 +118,9 @@ def main() -> None:
                 preds["mean"][t] = each.mean(axis=0)
                 corr[t] = float(np.corrcoef(each[0], each[1])[0, 1])
         for label in labels:
-            means = np.array([preds[label][t].mean() for t in TRUTHS])
-            slope, _icpt = np.polyfit(TRUTHS, means, 1)
-            for t in TRUTHS:
-                crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
-                                 q2_range=q2_window(cfg.generate, constants),
-                                 constants=constants).sigma["dc9"]
-                sd = float(np.std(preds[label][t], ddof=1))
-                rows.append({"estimate": label, "events": n, "truth": t,
-                             "slope": float(slope), "sigma": sd, "sigma_crb": float(crb),
-                             "ratio_corrected": sd / abs(slope) / crb,
-                             "bias": float(preds[label][t].mean() - t),
-                             "coverage": covered[label].get(t),
-                             "correlation_first_two": corr.get(t)})
+            for row in response_rows(cfg, n, preds[label]):
+                rows.append({"estimate": label, **row, "coverage": covered[label].get(row["truth"]),
+                             "correlation_first_two": corr.get(row["truth"])})
     print(json.dumps({"model": args.model, "train_seconds": train_s,
                       "training": loaded[0][1].get("training", {}).get("epochs_run"),
                       "rows": rows}, indent=1))

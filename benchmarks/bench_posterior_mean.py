@@ -20,9 +20,9 @@ import json
 import time
 
 import numpy as np
+from bench_fair_networks import TRUTHS, response_rows
 
 from hepc9.config import load_config
-from hepc9.fit.fisher import cramer_rao
 from hepc9.physics.constants import model_constants
 from hepc9.physics.quadratic import (
     normalisation_matrix,
@@ -32,7 +32,6 @@ from hepc9.physics.quadratic import (
 from hepc9.pipeline.stages import level_config
 from hepc9.simulation import EventFactory, generate_shifts, q2_window
 
-TRUTHS = (-1.5, -0.82, 0.0, 0.5)
 _CHUNK = 16
 
 
@@ -82,15 +81,7 @@ def main() -> None:
             est["posterior_mean"][t] = (w * grid).sum(axis=1) / w.sum(axis=1)
             est["grid_maximum"][t] = grid[np.argmax(lnl, axis=1)]
         for name, preds in est.items():
-            means = np.array([preds[t].mean() for t in TRUTHS])
-            slope = float(np.polyfit(TRUTHS, means, 1)[0])
-            for t in TRUTHS:
-                crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
-                                 q2_range=window, constants=constants).sigma["dc9"]
-                sd = float(np.std(preds[t], ddof=1))
-                rows.append({"estimate": name, "events": n, "truth": t, "slope": slope,
-                             "bias": float(preds[t].mean() - t), "sigma": sd,
-                             "sigma_crb": float(crb), "ratio_corrected": sd / abs(slope) / crb})
+            rows += [{"estimate": name, **row} for row in response_rows(cfg, n, preds)]
     print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "prior": [lo, hi],
                       "rows": rows}, indent=1))
 
