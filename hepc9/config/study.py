@@ -95,6 +95,10 @@ class TrainConfig:
     reduce_lr_factor: float = 0.2
     reduce_lr_patience: int = 5
     min_lr: float = 1e-6
+    #: Learning-rate schedule of the Keras trainers: ``plateau`` (the reduction above) or
+    #: ``cosine`` (a cosine decay from ``learning_rate`` to ``min_lr`` over all ``epochs``,
+    #: independent of the validation loss; early stopping still keeps the best weights).
+    lr_schedule: Literal["plateau", "cosine"] = "plateau"
     #: Stop after this many epochs without validation improvement, keeping the best weights
     #: (papers/002: 20).
     early_stopping_patience: int = 20

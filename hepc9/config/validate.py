@@ -136,6 +136,9 @@ def _check_model_train(cfg: Config, origin: str) -> None:
     if any(not p for p in t.freeze_layers):
         raise ConfigError(f"[train] freeze_layers = {list(t.freeze_layers)} in {origin} must "
                           "name layer prefixes, not empty strings")
+    if t.lr_schedule == "cosine" and t.min_lr > t.learning_rate:
+        raise ConfigError(f"[train] min_lr = {t.min_lr} in {origin} must not exceed "
+                          f"learning_rate = {t.learning_rate} with lr_schedule = 'cosine'")
     if not 0.0 < t.reduce_lr_factor < 1.0:
         raise ConfigError(
             f"[train] reduce_lr_factor = {t.reduce_lr_factor} in {origin} must be in (0, 1)"

@@ -157,33 +157,35 @@ def stage_train(ctx: RunContext) -> list[Path]:
     warm = cfg.train.warm_start
     sizes = sorted(cfg.evaluate.events_per_set) if warm else list(cfg.evaluate.events_per_set)
     for level in cfg.evaluate.levels:
-        # per method: the model of the last size trained (own trainers: of the first size)
-        previous: dict[str, Path] = {}
+        # set/image networks: the model of the last size trained (a warm start's origin);
+        # own trainers: the one model of this level, trained at the first size
+        last_size: dict[str, Path] = {}
+        per_level: dict[str, Path] = {}
         for n_events in sizes:
             for method in ctx.neural_at(level):
                 out = _model_dir(ctx, method, level, n_events)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 outs.append(out)
                 own_trainer = not get_spec(method).needs_dataset
-                before = previous.get(method)
+                trained = per_level.get(method) if own_trainer else None
+                init = last_size.get(method) if warm and not own_trainer else None
                 if own_trainer:
-                    previous.setdefault(method, out)
+                    per_level.setdefault(method, out)
                 else:
-                    previous[method] = out
+                    last_size[method] = out
                 done = out / "train_result.json"
                 if (done.exists() and read_json(done).get("run_config_digest") == cfg.digest()
                         and (out / "model.keras").is_file() and (out / "model.json").is_file()):
                     log.info("%s already trained by this run; kept", out)
                     continue
-                if own_trainer and before is not None:  # the model of the first size
+                if trained is not None:
                     log.info("%s: the %s model of %s serves this set size too", out, method,
-                             before)
-                    copy_model(before, out)
-                    result = {**read_json(before / "train_result.json"), "output": str(out),
-                              "copied_from": str(before)}
+                             trained)
+                    copy_model(trained, out)
+                    result = {**read_json(trained / "train_result.json"), "output": str(out),
+                              "copied_from": str(trained)}
                 else:
-                    result = _train_one(ctx, method, level, n_events, out,
-                                        before if warm and not own_trainer else None)
+                    result = _train_one(ctx, method, level, n_events, out, init)
                 write_json(done, {**result, "run_config_digest": cfg.digest()})
     return outs
 

@@ -85,7 +85,10 @@ def callback_classes() -> dict[str, type]:
                      ", ".join(f"{k}={v:.5g}" for k, v in entry.items() if k != "epoch"))
 
     class CallbackState(keras.callbacks.Callback):
-        """Save and restore the state of plateau and early-stopping callbacks for resumes."""
+        """Save and restore the state of plateau and early-stopping callbacks for resumes.
+
+        ``plateau`` is ``None`` under a learning-rate schedule (``[train] lr_schedule``).
+        """
 
         def __init__(self, folder: Path, plateau: Any, stopper: Any) -> None:
             super().__init__()
@@ -99,11 +102,15 @@ def callback_classes() -> dict[str, type]:
             if start == 0 or not path.is_file():
                 return
             state = json.loads(path.read_text(encoding="utf-8"))
-            for key, value in state["plateau"].items():
-                setattr(self.plateau, key, value)
+            if self.plateau is not None:
+                for key, value in state["plateau"].items():
+                    setattr(self.plateau, key, value)
             for key, value in state["stopper"].items():
                 setattr(self.stopper, key, value)
-            self.model.optimizer.learning_rate.assign(state["learning_rate"])
+            rate = self.model.optimizer.learning_rate
+            # a schedule's rate follows the restored step counter and cannot be assigned
+            if hasattr(rate, "assign"):
+                rate.assign(state["learning_rate"])
             seeds = _seed_states(self.model)
             for var, value in zip(seeds, state.get("seed_states", []), strict=False):
                 var.assign(np.asarray(value, dtype=keras.ops.convert_to_numpy(var).dtype))
@@ -115,8 +122,9 @@ def callback_classes() -> dict[str, type]:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             self.folder.mkdir(parents=True, exist_ok=True)
             state = {
-                "plateau": {k: _plain(getattr(self.plateau, k))
-                            for k in ("wait", "best", "cooldown_counter")},
+                "plateau": {} if self.plateau is None else {
+                    k: _plain(getattr(self.plateau, k))
+                    for k in ("wait", "best", "cooldown_counter")},
                 "stopper": {k: _plain(getattr(self.stopper, k))
                             for k in ("wait", "best", "best_epoch")},
                 "learning_rate": float(

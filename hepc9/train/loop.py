@@ -127,13 +127,23 @@ def _loss(name: str) -> Any:
     raise ConfigError(f"unknown loss '{name}'; choose crossentropy, mae or mse")
 
 
-def _compile(model: Any, spec: EstimatorSpec, tcfg: Any) -> None:
+def _compile(model: Any, spec: EstimatorSpec, tcfg: Any, total_steps: int) -> None:
+    """Compile ``model`` with the configured optimiser, loss and learning-rate schedule.
+
+    ``total_steps`` (optimiser steps over all epochs) sets the length of a cosine decay.
+    """
     import keras
 
+    rate: Any = tcfg.learning_rate
+    if tcfg.lr_schedule == "cosine":
+        # the schedule reads the optimiser's step counter, which a resumed run restores
+        rate = keras.optimizers.schedules.CosineDecay(
+            tcfg.learning_rate, decay_steps=max(1, total_steps),
+            alpha=min(1.0, tcfg.min_lr / tcfg.learning_rate))
     if tcfg.optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=tcfg.learning_rate, momentum=tcfg.momentum)
+        opt = keras.optimizers.SGD(learning_rate=rate, momentum=tcfg.momentum)
     else:
-        opt = keras.optimizers.Adam(learning_rate=tcfg.learning_rate)
+        opt = keras.optimizers.Adam(learning_rate=rate)
     if tcfg.mixed_precision:
         opt = keras.optimizers.LossScaleOptimizer(opt)
     model.compile(optimizer=opt, loss=_loss(spec.loss_name(tcfg)))
@@ -284,7 +294,6 @@ def train_model(
     if start is not None and init_from is not None:
         set_initial_weights(model, start, init_from)
         frozen = freeze_layers(model, tcfg.freeze_layers)
-    _compile(model, spec, tcfg)
 
     shuffle = seed_sequence(cfg.seed, "train", 2, tcfg.member) if tcfg.shuffle else None
     # per-event estimators see single events: their batches count events, not sets
@@ -297,6 +306,7 @@ def train_model(
                                        per_event=per_event)
     val_ds = make_array_batches(val_source, val_idx, info, batch_size=batch_size,
                                 per_event=per_event)
+    _compile(model, spec, tcfg, total_steps=n_epochs * len(train_ds))
 
     out.mkdir(parents=True, exist_ok=True)
     backup = out / BACKUP_DIR
@@ -304,16 +314,18 @@ def train_model(
                            "member": tcfg.member}, overwrite=overwrite)
     label_std = float(info["labels"].get("std", 1.0))
     classes = callback_classes()
-    plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=tcfg.reduce_lr_factor, patience=tcfg.reduce_lr_patience,
-        min_lr=tcfg.min_lr)
+    plateau = None
+    if tcfg.lr_schedule == "plateau":
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=tcfg.reduce_lr_factor, patience=tcfg.reduce_lr_patience,
+            min_lr=tcfg.min_lr)
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=tcfg.early_stopping_patience,
         restore_best_weights=tcfg.restore_best_weights)
     cbs = [
         classes["BackupAndRestore"](backup / "keras"),
         classes["EpochSync"]([train_ds]),
-        plateau,
+        *([plateau] if plateau is not None else []),
         stopper,
         classes["CallbackState"](backup, plateau, stopper),
         classes["HistoryWriter"](out / HISTORY_FILE, label_std),

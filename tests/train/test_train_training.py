@@ -110,6 +110,41 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(wa, wb)
 
 
+def test_cosine_schedule_decays_and_resumes(tmp_path):
+    # lr_schedule = "cosine": the rate follows the optimiser's step counter from learning_rate
+    # down to min_lr over all epochs, whatever the validation loss, and a resumed run
+    # continues on the same curve
+    cfg = load_config(None, [*SLIM, "train.optimizer='adam'", "train.learning_rate=0.01",
+                             "train.min_lr=0.001", "train.lr_schedule='cosine'"])
+    x, y = toy_sets(160, 4)  # 128 training sets, 4 batches of 32 per epoch
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path / "a", epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path / "b", epochs=4,
+                    callbacks=[Interrupt()])
+    train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path / "b", epochs=4)
+    ha = json.loads((tmp_path / "a" / "history.json").read_text())["epochs"]
+    hb = json.loads((tmp_path / "b" / "history.json").read_text())["epochs"]
+    assert ha == hb
+    rates = np.array([e["learning_rate"] for e in ha])
+    # after epoch k (4 steps each) of 16 steps: min + (max - min)(1 + cos(pi k/4))/2
+    k = np.arange(1, 5)
+    expected = 0.001 + 0.009 * (1 + np.cos(np.pi * k / 4)) / 2
+    np.testing.assert_allclose(rates, expected, rtol=1e-5)
+    info = json.loads((tmp_path / "a" / "model.json").read_text())
+    assert info["training"]["train_config"]["lr_schedule"] == "cosine"
+    with pytest.raises(ConfigError, match="min_lr"):
+        load_config(None, ["train.lr_schedule='cosine'", "train.min_lr=0.1",
+                           "train.learning_rate=0.01"])
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        load_config(None, ["train.lr_schedule='step'"])
+
+
 def test_save_load_round_trip_predictions(tmp_path):
     cfg = load_config(None, SLIM)
     x, y = toy_sets(60, 4)
