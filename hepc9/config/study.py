@@ -45,6 +45,11 @@ class ModelConfig:
     rho_units: tuple[int, ...] = (32, 32)
     #: Deep Sets: rows whose features are all exactly ``0`` are padding, left out of the mean.
     mask_padding: bool = False
+    #: Deep Sets: standardise the pooled embedding before ρ with running means and variances
+    #: of the training batches, used alike in training and prediction (``running``), or not
+    #: (``none``).  The set means of φ differ between sets by ~1/√N of their per-event
+    #: spread; without it ρ has to learn that amplification and offset itself.
+    pool_norm: Literal["none", "running"] = "none"
     #: Event classifier: hidden widths of the per-event network (papers/003: 4 → 32 → 32 → K).
     event_units: tuple[int, ...] = (32, 32)
     #: Event classifier: number of δC9 bins over the training prior (continuous labels are
