@@ -79,20 +79,26 @@ def test_loss_decreases_deepsets_sgd_mae(tmp_path):
     assert len(info["input_normalisation"]["mean"]) == 3
 
 
+def _interrupt_after(last_epoch):
+    """A callback that stops training like Ctrl-C at the end of epoch ``last_epoch``."""
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == last_epoch:
+                raise KeyboardInterrupt
+
+    return Interrupt()
+
+
 def test_resume_reproduces_uninterrupted_run(tmp_path):
     # dropout and a learning-rate plateau make the resumed state non-trivial
     cfg = load_config(None, [*SLIM, "train.reduce_lr_patience=1"])
     x, y = toy_images(64, 3)
 
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 2:
-                raise KeyboardInterrupt
-
     train_model((x, y), model_name="resnet3d", cfg=cfg, output=tmp_path / "a", epochs=5)
     with pytest.raises(KeyboardInterrupt):
         train_model((x, y), model_name="resnet3d", cfg=cfg, output=tmp_path / "b", epochs=5,
-                    callbacks=[Interrupt()])
+                    callbacks=[_interrupt_after(2)])
     assert not (tmp_path / "b" / "model.json").exists()
     assert (tmp_path / "b" / "backup").is_dir()
     other = load_config(None, [*SLIM, "train.reduce_lr_patience=2"])
@@ -118,15 +124,10 @@ def test_cosine_schedule_decays_and_resumes(tmp_path):
                              "train.min_lr=0.001", "train.lr_schedule='cosine'"])
     x, y = toy_sets(160, 4)  # 128 training sets, 4 batches of 32 per epoch
 
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
     train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path / "a", epochs=4)
     with pytest.raises(KeyboardInterrupt):
         train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path / "b", epochs=4,
-                    callbacks=[Interrupt()])
+                    callbacks=[_interrupt_after(1)])
     train_model((x, y), model_name="deepsets", cfg=cfg, output=tmp_path / "b", epochs=4)
     ha = json.loads((tmp_path / "a" / "history.json").read_text())["epochs"]
     hb = json.loads((tmp_path / "b" / "history.json").read_text())["epochs"]
