@@ -24,6 +24,7 @@ import numpy as np
 from hepc9.config import load_config
 from hepc9.datasets.build import dataset_spec
 from hepc9.datasets.sets import make_sets
+from hepc9.evaluate.metrics import linearity_fit
 from hepc9.fit.fisher import cramer_rao
 from hepc9.physics.constants import model_constants
 from hepc9.pipeline.stages import level_config
@@ -49,19 +50,21 @@ def response_rows(cfg: Any, n: int, preds: dict[float, np.ndarray]) -> list[dict
     Returns
     -------
     list of dict
-        ``events``, ``truth``, ``slope``, ``sigma``, ``sigma_crb``, ``ratio_corrected``,
-        ``bias`` per truth.
+        ``events``, ``truth``, ``slope`` (linearity fit weighted by the errors of the means)
+        and ``slope_err``, ``sigma``, ``sigma_crb``, ``ratio_corrected``, ``bias`` per truth.
     """
     constants = model_constants(cfg.physics.constants)
-    means = np.array([preds[t].mean() for t in TRUTHS])
-    slope = float(np.polyfit(TRUTHS, means, 1)[0])
+    line = linearity_fit(TRUTHS, [preds[t].mean() for t in TRUTHS],
+                         [np.std(preds[t], ddof=1) / np.sqrt(preds[t].size) for t in TRUTHS])
+    slope = line.slope
     rows = []
     for t in TRUTHS:
         crb = cramer_rao(n, at=generate_shifts(cfg.generate, dc9=t), params=("dc9",),
                          q2_range=q2_window(cfg.generate, constants),
                          constants=constants).sigma["dc9"]
         sd = float(np.std(preds[t], ddof=1))
-        rows.append({"events": n, "truth": t, "slope": slope, "sigma": sd,
+        rows.append({"events": n, "truth": t, "slope": slope, "slope_err": line.slope_err,
+                     "sigma": sd,
                      "sigma_crb": float(crb), "ratio_corrected": sd / abs(slope) / crb,
                      "bias": float(preds[t].mean() - t)})
     return rows

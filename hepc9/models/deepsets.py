@@ -10,6 +10,7 @@ padding and are left out of the mean, so sets of different sizes share one batch
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -17,7 +18,7 @@ from keras import layers, ops
 
 from hepc9.errors import ShapeError
 
-__all__ = ["RunningStandardize", "SetMeanPooling", "build"]
+__all__ = ["POOL_NORMS", "RunningStandardize", "SetMeanPooling", "build"]
 
 
 @keras.saving.register_keras_serializable(package="hepc9")
@@ -126,6 +127,19 @@ class RunningStandardize(layers.Layer):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
 
 
+def _no_norm(z: Any) -> Any:
+    return z
+
+
+def _running_norm(z: Any) -> Any:
+    return RunningStandardize(name="pool_norm")(z)
+
+
+#: What follows the pooled mean, by ``[model] pool_norm``: ``none`` (ρ sees the mean itself)
+#: or ``running`` (:class:`RunningStandardize`).
+POOL_NORMS: Mapping[str, Callable[[Any], Any]] = {"none": _no_norm, "running": _running_norm}
+
+
 def build(input_shape: tuple[int, ...], cfg: Any) -> keras.Model:
     """Build the uncompiled Deep Sets model.
 
@@ -151,8 +165,7 @@ def build(input_shape: tuple[int, ...], cfg: Any) -> keras.Model:
     for i, units in enumerate(cfg.phi_units):
         h = layers.Dense(units, activation="relu", name=f"phi_{i}")(h)
     z = SetMeanPooling(cfg.mask_padding, name="mean_pool")([h, inputs])
-    if cfg.pool_norm == "running":
-        z = RunningStandardize(name="pool_norm")(z)
+    z = POOL_NORMS[cfg.pool_norm](z)
     for i, units in enumerate(cfg.rho_units):
         z = layers.Dense(units, activation="relu", name=f"rho_{i}")(z)
     outputs = layers.Dense(1, activation="linear", dtype="float32", name="dc9")(z)

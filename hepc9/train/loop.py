@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from hepc9.errors import ConfigError, DataError, OutputExistsError, ShapeError
-from hepc9.models import META_FILE, EstimatorSpec, _backend, build_model, get_spec, save_model
+from hepc9.models import META_FILE, _backend, build_model, get_spec, save_model
 from hepc9.seeding import seed_sequence
 from hepc9.train.batches import make_array_batches, make_stream_batches
 from hepc9.train.callbacks import BACKUP_DIR, HISTORY_FILE, callback_classes, check_backup
 from hepc9.train.metrics import validation_metrics
 from hepc9.train.model_info import model_info, plain_config, training_record
+from hepc9.train.optim import compile_model
 from hepc9.train.sources import (
     CALIBRATION_EPOCH,
     REFERENCE_EPOCH,
@@ -113,40 +114,6 @@ def _halves(idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = gen.permutation(idx)
     half = (idx.size + 1) // 2
     return np.sort(order[:half]), np.sort(order[half:])
-
-
-def _loss(name: str) -> Any:
-    import keras
-
-    if name == "crossentropy":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if name == "mae":
-        return keras.losses.MeanAbsoluteError()
-    if name == "mse":
-        return keras.losses.MeanSquaredError()
-    raise ConfigError(f"unknown loss '{name}'; choose crossentropy, mae or mse")
-
-
-def _compile(model: Any, spec: EstimatorSpec, tcfg: Any, total_steps: int) -> None:
-    """Compile ``model`` with the configured optimiser, loss and learning-rate schedule.
-
-    ``total_steps`` (optimiser steps over all epochs) sets the length of a cosine decay.
-    """
-    import keras
-
-    rate: Any = tcfg.learning_rate
-    if tcfg.lr_schedule == "cosine":
-        # the schedule reads the optimiser's step counter, which a resumed run restores
-        rate = keras.optimizers.schedules.CosineDecay(
-            tcfg.learning_rate, decay_steps=max(1, total_steps),
-            alpha=min(1.0, tcfg.min_lr / tcfg.learning_rate))
-    if tcfg.optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=rate, momentum=tcfg.momentum)
-    else:
-        opt = keras.optimizers.Adam(learning_rate=rate)
-    if tcfg.mixed_precision:
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    model.compile(optimizer=opt, loss=_loss(spec.loss_name(tcfg)))
 
 
 def fresh_output(output: str | os.PathLike[str], overwrite: bool) -> Path:
@@ -306,7 +273,8 @@ def train_model(
                                        per_event=per_event)
     val_ds = make_array_batches(val_source, val_idx, info, batch_size=batch_size,
                                 per_event=per_event)
-    _compile(model, spec, tcfg, total_steps=n_epochs * len(train_ds))
+    plateau = compile_model(model, spec.loss_name(tcfg), tcfg,
+                            total_steps=n_epochs * len(train_ds))
 
     out.mkdir(parents=True, exist_ok=True)
     backup = out / BACKUP_DIR
@@ -314,11 +282,6 @@ def train_model(
                            "member": tcfg.member}, overwrite=overwrite)
     label_std = float(info["labels"].get("std", 1.0))
     classes = callback_classes()
-    plateau = None
-    if tcfg.lr_schedule == "plateau":
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=tcfg.reduce_lr_factor, patience=tcfg.reduce_lr_patience,
-            min_lr=tcfg.min_lr)
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=tcfg.early_stopping_patience,
         restore_best_weights=tcfg.restore_best_weights)
